@@ -1,0 +1,1 @@
+"""Persistence: jobs, images, users and lineage in SQLAlchemy (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""Generation engine: GenerationRequest → images on diffusers (built in a later issue)."""
