@@ -225,18 +225,18 @@ def _render_window(source: str, start: int, end: int, width: int) -> str:
     if sum(widths) <= width:
         lo, hi = 0, len(source)
     else:
+        room = width - 2  # leaves space for an ellipsis at each end
         lo, used = start, 0
         while lo > 0 and used + widths[lo - 1] <= width // 3:
             lo -= 1
             used += widths[lo]
-        room = width - (1 if lo > 0 else 0)
-        hi, used = lo, 0
+        hi = start
         while hi < len(source) and used + widths[hi] <= room:
             used += widths[hi]
             hi += 1
-        while hi < len(source) and used + 1 > room:
-            hi -= 1
-            used -= widths[hi]
+        while lo > 0 and used + widths[lo - 1] <= room:  # at the end: show more before
+            lo -= 1
+            used += widths[lo]
     # 2. Draw the text line, marking cut ends with an ellipsis.
     text = ("…" if lo > 0 else "") + "".join(_visible(c) for c in source[lo:hi])
     if hi < len(source):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ from parser.urls import URL_START, check_url, unwrap_url
 __all__ = ["Located", "ParamUse", "Sections", "read_sections"]
 
 PARAM_START = re.compile(r"(?:(?<=[\s,:])|^)(?:--|—)(?=[^\W\d_])")
+# `cat::2--ar 1:1`: a parameter right after a part's weight, with no space between.
+_WEIGHT_THEN_PARAM = re.compile(r"::" + NUMBER.pattern + r"(?P<dash>--|—)(?=[^\W\d_])")
 _WS = re.compile(r"\s+")
 _COLONS = re.compile(r":{2,}")
 _WEIGHT = re.compile(NUMBER.pattern)
@@ -94,6 +97,9 @@ def read_sections(where: Located) -> Sections:
     text = where.mapped.text
     first_param = PARAM_START.search(text)
     prefix_end = first_param.start() if first_param else len(text)
+    glued = _WEIGHT_THEN_PARAM.search(text, 0, prefix_end)
+    if glued:
+        prefix_end = glued.start("dash")
     images, text_start = _read_images(where, prefix_end)
     parts = _read_parts(where, text_start, prefix_end)
     params = _read_params(where, prefix_end)
@@ -160,7 +166,9 @@ def _read_parts(where: Located, start: int, end: int) -> list[TextPart]:
 
 def _read_params(where: Located, start: int) -> list[ParamUse]:
     text = where.mapped.text
-    starts = [m.start() for m in PARAM_START.finditer(text, start)]
+    if start >= len(text):
+        return []
+    starts = [start, *(m.start() for m in PARAM_START.finditer(text, start + 1))]
     uses: list[ParamUse] = []
     for index, dash in enumerate(starts):
         stop = starts[index + 1] if index + 1 < len(starts) else len(text)
@@ -248,8 +256,10 @@ def _split_glued(name: str) -> tuple[ParamSpec, str] | None:
     return None
 
 
-def image_only_error(where: Located, sections: Sections) -> PromptError | None:
-    """The rule broken by a prompt without text, if any."""
+def image_only_error(
+    where: Located, sections: Sections, uses: Sequence[ParamUse]
+) -> PromptError | None:
+    """The rule broken by a prompt without text, if any (``uses``: with the suffix's)."""
     if sections.parts:
         return None
     if not sections.images:
@@ -262,7 +272,7 @@ def image_only_error(where: Located, sections: Sections) -> PromptError | None:
         return where.error(ImageOnlyPromptError, "An image prompt needs text or a second image",
                            0, sections.prefix_end,
                            hint="Add words after the URL, or use two or more images to blend.")
-    for use in sections.params:
+    for use in uses:
         if use.spec.text_only:
             return use.error(ImageOnlyPromptError,
                              f"--{use.name} needs a text prompt; this prompt is only images")

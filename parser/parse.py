@@ -13,7 +13,7 @@ from parser.errors import (
     RequiresParameterError,
     SuffixError,
 )
-from parser.grammar import Located, ParamUse, Sections, image_only_error, read_sections
+from parser.grammar import PARAM_START, Located, ParamUse, Sections, image_only_error, read_sections
 from parser.macros import expand_options
 from parser.permutations import escape, expand_permutations
 from parser.prompt import Params, Prompt
@@ -69,11 +69,13 @@ def parse_one(text: str, **kwargs: Any) -> Prompt:
 def parse_suffix(suffix: str) -> tuple[ParamUse, ...]:
     """Read a ``/prefer suffix``: parameters only. Raises :class:`SuffixError` on text."""
     where = Located(Mapped.identity(suffix), suffix, origin="suffix")
-    sections = read_sections(where)
-    if sections.images or sections.parts:
-        raise SuffixError("Only parameters can be used in a suffix", suffix, 0,
-                          sections.prefix_end, origin="suffix",
+    lead = len(suffix) - len(suffix.lstrip())
+    if not PARAM_START.match(suffix, lead):
+        first = PARAM_START.search(suffix)
+        raise SuffixError("Only parameters can be used in a suffix", suffix, lead,
+                          first.start() if first else len(suffix), origin="suffix",
                           hint="Start the suffix with a parameter, like “--ar 16:9 --s 250”.")
+    sections = read_sections(where)
     _check_each_once(sections.params)
     return sections.params
 
@@ -83,7 +85,7 @@ def _build(
 ) -> Prompt:
     _check_each_once(sections.params)
     uses = _with_suffix(sections.params, suffix)
-    problem = image_only_error(where, sections)
+    problem = image_only_error(where, sections, uses)
     if problem is not None:
         raise problem
     _check_rules(uses, allow_zoom)
