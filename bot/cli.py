@@ -43,11 +43,17 @@ def _build_parser() -> argparse.ArgumentParser:
     parse_cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parse_cmd.add_argument("--suffix", default="", help="a /prefer suffix to apply")
     parse_cmd.add_argument(
-        "--option", action="append", default=[], metavar="NAME=VALUE",
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a /prefer option macro (repeatable)",
     )
     parse_cmd.add_argument(
-        "--max-permutations", type=int, default=40, metavar="N",
+        "--max-permutations",
+        type=int,
+        default=40,
+        metavar="N",
         help="most prompts a {…} permutation may make (default 40)",
     )
     parse_cmd.set_defaults(command="parse", run=_run_parse)
@@ -57,8 +63,9 @@ def _build_parser() -> argparse.ArgumentParser:
 def _run_parse(args: argparse.Namespace) -> int:
     options = dict(item.partition("=")[::2] for item in args.option)
     try:
-        prompts = parse(args.prompt, options=options, suffix=args.suffix,
-                        max_permutations=args.max_permutations)
+        prompts = parse(
+            args.prompt, options=options, suffix=args.suffix, max_permutations=args.max_permutations
+        )
     except PromptError as error:
         if args.json:
             print(json.dumps({"error": error.to_dict()}, ensure_ascii=False))
@@ -90,8 +97,10 @@ def _describe(prompt: Prompt, index: int, total: int) -> str:
     for name, value in prompt.params.to_json().items():
         rows.append((name, _show(value)))
     width = max(len(key) for key, _ in rows[1:]) if len(rows) > 1 else 0
-    return "\n".join([f"{rows[0][0]} {rows[0][1]}"] +
-                     [f"  {key.ljust(width)}  {value}" for key, value in rows[1:]])
+    return "\n".join(
+        [f"{rows[0][0]} {rows[0][1]}"]
+        + [f"  {key.ljust(width)}  {value}" for key, value in rows[1:]]
+    )
 
 
 def _show(value: object) -> str:

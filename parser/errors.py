@@ -184,7 +184,7 @@ class DuplicateParameterError(PromptError):
 
 
 class ConflictingParametersError(PromptError):
-    """Two parameters that exclude each other (``--niji`` and ``--v``; ``--fast`` and ``--relax``)."""
+    """Parameters that exclude each other (``--niji``/``--v``, ``--fast``/``--relax``)."""
 
 
 class RequiresParameterError(PromptError):

@@ -122,11 +122,19 @@ def _read_images(where: Located, end: int) -> tuple[list[ImagePrompt], int]:
         url = unwrap_url(url_text)
         problem = check_url(url) if url is not None else "a URL in <…> must end with “>”"
         if problem or url is None:
-            raise where.error(InvalidURLError, f"“{url_text}” is not a valid image URL: {problem}",
-                              token.start(), token.start() + len(url_text))
+            raise where.error(
+                InvalidURLError,
+                f"“{url_text}” is not a valid image URL: {problem}",
+                token.start(),
+                token.start() + len(url_text),
+            )
         if weight_text == "":
-            raise where.error(InvalidWeightError, "“::” after an image must be followed by a "
-                              "weight number", token.start(), token.start() + len(word))
+            raise where.error(
+                InvalidWeightError,
+                "“::” after an image must be followed by a weight number",
+                token.start(),
+                token.start() + len(word),
+            )
         weight = float(weight_text) if weight_text else 1.0
         images.append(ImagePrompt(url, weight, weight_text))
         skip = _SKIP_AFTER_URL.match(text, token.end(), end)
@@ -152,15 +160,23 @@ def _read_parts(where: Located, start: int, end: int) -> list[TextPart]:
         part_text = collapse(text[part_start:separator])
         after = weight.end() if weight else run.end()
         if not part_text:
-            raise where.error(InvalidWeightError, f"There is nothing before “::{weight_text}” "
-                              "to weigh", separator, after,
-                              hint="Write a concept before ::, like “space::2 ship”.")
+            raise where.error(
+                InvalidWeightError,
+                f"There is nothing before “::{weight_text}” to weigh",
+                separator,
+                after,
+                hint="Write a concept before ::, like “space::2 ship”.",
+            )
         parts.append(TextPart(part_text, float(weight_text or 1), weight_text))
         part_start = pos = after
     if parts and sum(p.weight for p in parts) <= 0:
-        raise where.error(InvalidWeightError, "The weights of the prompt's parts must add up to "
-                          "more than 0", start, end,
-                          hint="Raise a positive weight or make a negative one smaller.")
+        raise where.error(
+            InvalidWeightError,
+            "The weights of the prompt's parts must add up to more than 0",
+            start,
+            end,
+            hint="Raise a positive weight or make a negative one smaller.",
+        )
     return parts
 
 
@@ -187,15 +203,20 @@ def _read_params(where: Located, start: int) -> list[ParamUse]:
         try:
             value = spec.convert(raw, spec)
         except ValueProblem as problem:
-            raise _value_error(where, spec, name, problem, (dash, name_end),
-                               (value_start, value_end)) from None
+            raise _value_error(
+                where, spec, name, problem, (dash, name_end), (value_start, value_end)
+            ) from None
         uses.append(ParamUse(spec, name, raw, value, where, dash, max(name_end, value_end)))
     return uses
 
 
 def _value_error(
-    where: Located, spec: ParamSpec, name: str, problem: ValueProblem,
-    name_span: tuple[int, int], value_span: tuple[int, int],
+    where: Located,
+    spec: ParamSpec,
+    name: str,
+    problem: ValueProblem,
+    name_span: tuple[int, int],
+    value_span: tuple[int, int],
 ) -> PromptError:
     if value_span[1] <= value_span[0]:  # no value at all: point at the name
         start, end = name_span
@@ -229,21 +250,37 @@ def _raw_to_text(text: str, start: int, end: int, within: tuple[int, int]) -> tu
 def _unknown(where: Located, name: str, start: int, end: int) -> PromptError:
     lowered = name.lower()
     if lowered in UNSUPPORTED:
-        return where.error(UnsupportedParameterError, f"--{name} {UNSUPPORTED[lowered]}",
-                           start, end, parameter=lowered)
+        return where.error(
+            UnsupportedParameterError,
+            f"--{name} {UNSUPPORTED[lowered]}",
+            start,
+            end,
+            parameter=lowered,
+        )
     glued = _split_glued(lowered)
     if glued is not None:
         spec, value = glued
         spaced = f"--{name[: len(name) - len(value)]} {value}"
-        return where.error(GluedValueError,
-                           f"Unknown parameter --{name}: put a space between the name and value",
-                           start, end, parameter=spec.key, hint=f"Write {spaced}",
-                           suggestions=[spaced])
+        return where.error(
+            GluedValueError,
+            f"Unknown parameter --{name}: put a space between the name and value",
+            start,
+            end,
+            parameter=spec.key,
+            hint=f"Write {spaced}",
+            suggestions=[spaced],
+        )
     close = difflib.get_close_matches(lowered, [*SPECS_BY_NAME], n=3, cutoff=0.6)
     suggestions = [f"--{c}" for c in close]
     hint = f"Did you mean {' or '.join(suggestions)}?" if suggestions else None
-    return where.error(UnknownParameterError, f"Unrecognized parameter --{name}", start, end,
-                       hint=hint, suggestions=suggestions)
+    return where.error(
+        UnknownParameterError,
+        f"Unrecognized parameter --{name}",
+        start,
+        end,
+        hint=hint,
+        suggestions=suggestions,
+    )
 
 
 def _split_glued(name: str) -> tuple[ParamSpec, str] | None:
@@ -264,16 +301,30 @@ def image_only_error(
         return None
     if not sections.images:
         end = sections.prefix_end if sections.params else len(where.mapped.text)
-        msg = ("The prompt has no text or image before its parameters" if sections.params
-               else "The prompt is empty")
-        return where.error(EmptyPromptError, msg, 0, max(end, 0),
-                           hint="Describe what you want to see, like “a red fox in snow”.")
+        msg = (
+            "The prompt has no text or image before its parameters"
+            if sections.params
+            else "The prompt is empty"
+        )
+        return where.error(
+            EmptyPromptError,
+            msg,
+            0,
+            max(end, 0),
+            hint="Describe what you want to see, like “a red fox in snow”.",
+        )
     if len(sections.images) == 1:
-        return where.error(ImageOnlyPromptError, "An image prompt needs text or a second image",
-                           0, sections.prefix_end,
-                           hint="Add words after the URL, or use two or more images to blend.")
+        return where.error(
+            ImageOnlyPromptError,
+            "An image prompt needs text or a second image",
+            0,
+            sections.prefix_end,
+            hint="Add words after the URL, or use two or more images to blend.",
+        )
     for use in uses:
         if use.spec.text_only:
-            return use.error(ImageOnlyPromptError,
-                             f"--{use.name} needs a text prompt; this prompt is only images")
+            return use.error(
+                ImageOnlyPromptError,
+                f"--{use.name} needs a text prompt; this prompt is only images",
+            )
     return None

@@ -22,11 +22,14 @@ def check_option_name(name: str) -> str:
     if not OPTION_NAME.fullmatch(bare):
         raise MacroError(
             "Option names are 1–32 letters, digits, - or _, starting with a letter",
-            name, 0, len(name),
+            name,
+            0,
+            len(name),
         )
     if bare in SPECS_BY_NAME or bare in UNSUPPORTED:
-        raise MacroError(f"--{bare} is already a parameter; choose another name", name, 0,
-                         len(name))
+        raise MacroError(
+            f"--{bare} is already a parameter; choose another name", name, 0, len(name)
+        )
     return bare
 
 

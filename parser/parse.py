@@ -49,7 +49,9 @@ def parse(
     if len(text) > max_length:
         raise PromptTooLongError(
             f"The prompt is {len(text)} characters long; the limit is {max_length}",
-            text, max_length, len(text),
+            text,
+            max_length,
+            len(text),
         )
     suffix_uses = parse_suffix(suffix) if suffix.strip() else ()
     expanded = expand_options(text, options or {})
@@ -72,9 +74,14 @@ def parse_suffix(suffix: str) -> tuple[ParamUse, ...]:
     lead = len(suffix) - len(suffix.lstrip())
     if not PARAM_START.match(suffix, lead):
         first = PARAM_START.search(suffix)
-        raise SuffixError("Only parameters can be used in a suffix", suffix, lead,
-                          first.start() if first else len(suffix), origin="suffix",
-                          hint="Start the suffix with a parameter, like “--ar 16:9 --s 250”.")
+        raise SuffixError(
+            "Only parameters can be used in a suffix",
+            suffix,
+            lead,
+            first.start() if first else len(suffix),
+            origin="suffix",
+            hint="Start the suffix with a parameter, like “--ar 16:9 --s 250”.",
+        )
     sections = read_sections(where)
     _check_each_once(sections.params)
     return sections.params
@@ -91,8 +98,9 @@ def _build(
     _check_rules(uses, allow_zoom)
     values: dict[str, Any] = {}
     for use in uses:
-        values[use.spec.key] = (values.get(use.spec.key, ()) + use.value) if use.spec.repeatable \
-            else use.value
+        values[use.spec.key] = (
+            (values.get(use.spec.key, ()) + use.value) if use.spec.repeatable else use.value
+        )
     params = Params(**values)
     return Prompt(sections.images, sections.parts, params, _canonical(sections, uses))
 
@@ -103,20 +111,26 @@ def _check_each_once(uses: Sequence[ParamUse]) -> None:
         slot = use.spec.slot or use.spec.key
         earlier = seen.get(slot)
         if earlier is not None and earlier.spec is use.spec and not use.spec.repeatable:
-            raise use.error(DuplicateParameterError, f"--{use.name} is given twice",
-                            hint=f"Keep one --{use.name}.")
+            raise use.error(
+                DuplicateParameterError,
+                f"--{use.name} is given twice",
+                hint=f"Keep one --{use.name}.",
+            )
         if earlier is not None and earlier.spec is not use.spec:
-            raise use.error(ConflictingParametersError,
-                            f"--{use.name} can't be used together with --{earlier.name}",
-                            hint="Keep only one of them.")
+            raise use.error(
+                ConflictingParametersError,
+                f"--{use.name} can't be used together with --{earlier.name}",
+                hint="Keep only one of them.",
+            )
         seen[slot] = use
 
 
 def _with_suffix(uses: Sequence[ParamUse], suffix: Sequence[ParamUse]) -> list[ParamUse]:
     """The prompt's parameters, then the suffix's that the prompt does not override."""
     taken = {use.spec.slot or use.spec.key for use in uses}
-    kept = [use for use in suffix
-            if use.spec.repeatable or (use.spec.slot or use.spec.key) not in taken]
+    kept = [
+        use for use in suffix if use.spec.repeatable or (use.spec.slot or use.spec.key) not in taken
+    ]
     return [*uses, *kept]
 
 
@@ -125,12 +139,17 @@ def _check_rules(uses: Sequence[ParamUse], allow_zoom: bool) -> None:
     for use in uses:
         needed = use.spec.requires
         if needed is not None and needed not in keys:
-            raise use.error(RequiresParameterError,
-                            f"--{use.name} only works together with --{needed}",
-                            hint=f"Add --{needed}, or remove --{use.name}.")
+            raise use.error(
+                RequiresParameterError,
+                f"--{use.name} only works together with --{needed}",
+                hint=f"Add --{needed}, or remove --{use.name}.",
+            )
         if use.spec.key == "zoom" and not allow_zoom:
-            raise use.error(InvalidValueError, "--zoom only works in the Custom Zoom box",
-                            hint="Press 🔍 Custom Zoom under an upscaled image.")
+            raise use.error(
+                InvalidValueError,
+                "--zoom only works in the Custom Zoom box",
+                hint="Press 🔍 Custom Zoom under an upscaled image.",
+            )
 
 
 def _canonical(sections: Sections, uses: Sequence[ParamUse]) -> str:

@@ -53,7 +53,9 @@ def expand_permutations(source: Mapped, original: str, limit: int) -> list[Mappe
         start, end = source.span(groups[0].open_at, groups[-1].close_at + 1)
         raise TooManyPermutationsError(
             f"This permutation prompt makes more than {limit} prompts (the limit is {limit})",
-            original, start, end,
+            original,
+            start,
+            end,
             hint="Use fewer {…} options or split it into several prompts.",
         )
     results = []
@@ -115,22 +117,33 @@ def _parse(source: Mapped, original: str) -> list[_Node]:
             literal_start = i + 1
         elif char == "}":
             if not stack:
-                raise _error(source, original, "This “}” closes no “{”", i,
-                             "Write \\} for a literal brace.")
+                raise _error(
+                    source, original, "This “}” closes no “{”", i, "Write \\} for a literal brace."
+                )
             flush(i)
             group, current = stack.pop()
             group.close_at = i
             group.options = [_trim(text, option) for option in group.options]
             if len(group.options) == 1 and not group.options[0]:
-                raise _error(source, original, "This permutation {} has no options",
-                             group.open_at, "Write options separated by commas, like {red, blue}.",
-                             i + 1)
+                raise _error(
+                    source,
+                    original,
+                    "This permutation {} has no options",
+                    group.open_at,
+                    "Write options separated by commas, like {red, blue}.",
+                    i + 1,
+                )
             literal_start = i + 1
         i += 1
     flush(len(text))
     if stack:
-        raise _error(source, original, "This “{” is never closed", stack[-1][0].open_at,
-                     "Add the missing “}”, or write \\{ for a literal brace.")
+        raise _error(
+            source,
+            original,
+            "This “{” is never closed",
+            stack[-1][0].open_at,
+            "Add the missing “}”, or write \\{ for a literal brace.",
+        )
     return root
 
 
@@ -168,7 +181,7 @@ def _expand(sequence: list[_Node]) -> list[list[_Literal | _Escape]]:
             alternatives = [alt for option in node.options for alt in _expand(option)]
             results = [done + alt for done in results for alt in alternatives]
         else:
-            results = [done + [node] for done in results]
+            results = [[*done, node] for done in results]
     return results
 
 

@@ -97,9 +97,7 @@ class Params:
         """JSON-ready form of :meth:`given` (the ``params`` object of ``mjbot parse --json``)."""
         out: dict[str, Any] = {}
         for name, value in self.given().items():
-            if name == "aspect":
-                out[name] = list(value)
-            elif name == "no" or name == "cref":
+            if name == "aspect" or name == "no" or name == "cref":
                 out[name] = list(value)
             elif name == "sref":
                 out[name] = [{"ref": s.ref, "weight": s.weight} for s in value]

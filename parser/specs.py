@@ -34,7 +34,7 @@ INTEGER = re.compile(r"[+-]?\d+")
 _WEIGHTED = re.compile(r"(.+?)::(" + NUMBER.pattern + r")?")
 
 
-class ValueProblem(Exception):  # noqa: N818 - internal signal, never escapes the parser
+class ValueProblem(Exception):
     """Raised by converters; ``within`` narrows the span to part of the value."""
 
     def __init__(
@@ -104,7 +104,8 @@ def _one_value(raw: str) -> str:
 
 
 def _in_range(value: float, spec: ParamSpec) -> None:
-    assert spec.low is not None and spec.high is not None  # noqa: S101 - table invariant
+    if spec.low is None or spec.high is None:
+        raise TypeError(f"{spec.key} has no range in the parameter table")
     if not spec.low <= value <= spec.high:
         raise ValueProblem(
             f"{{name}} must be between {spec.values.replace('–', ' and ')}, not {_fmt(value)}",
@@ -179,9 +180,7 @@ def to_choice(raw: str, spec: ParamSpec) -> str:
     key = word.lower()
     normal = _VERSION_ALIASES.get(key, key) if spec.key == "version" else key
     if normal not in spec.choices:
-        raise ValueProblem(
-            f"{{name}} must be one of {spec.values}, not “{word}”", OutOfRangeError
-        )
+        raise ValueProblem(f"{{name}} must be one of {spec.values}, not “{word}”", OutOfRangeError)
     return normal
 
 
@@ -210,8 +209,9 @@ def to_list(raw: str, spec: ParamSpec) -> tuple[str, ...]:
     items = tuple(item.strip() for item in raw.split(","))
     items = tuple(item for item in items if item)
     if not items:
-        raise ValueProblem("{name} needs something to leave out, like “{name} text, people”",
-                           MissingValueError)
+        raise ValueProblem(
+            "{name} needs something to leave out, like “{name} text, people”", MissingValueError
+        )
     return items
 
 
@@ -253,7 +253,8 @@ def to_urls(raw: str, spec: ParamSpec) -> tuple[str, ...]:
         token = raw[start:end]
         if "::" in token and not token.startswith("<"):
             raise ValueProblem(
-                "{name} takes no ::weights", InvalidWeightError,
+                "{name} takes no ::weights",
+                InvalidWeightError,
                 hint="Use --cw 0–100 to set how much of the character to keep.",
                 within=(start, end),
             )
@@ -266,8 +267,9 @@ def _split_weight(token: str, span: tuple[int, int]) -> tuple[str, float]:
     if not match:
         return token, 1.0
     if match[2] is None:
-        raise ValueProblem("“::” must be followed by a weight number", InvalidWeightError,
-                           within=span)
+        raise ValueProblem(
+            "“::” must be followed by a weight number", InvalidWeightError, within=span
+        )
     weight = float(match[2])
     if weight < 0:
         raise ValueProblem("{name} weights can't be negative", InvalidWeightError, within=span)
@@ -286,68 +288,255 @@ _VERSION_ALIASES = {"5.0": "5", "6.0": "6", "7.0": "7"}
 
 
 PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("aspect", ("ar", "aspect"), to_aspect, "W:H, whole numbers", "1:1",
-              "Aspect ratio of the images (about the model's native pixel count)."),
-    ParamSpec("chaos", ("chaos", "c"), to_int, "0–100", "0",
-              "How different the four grid images are from each other.", low=0, high=100),
-    ParamSpec("no", ("no",), to_list, "comma list", "—",
-              "Things to leave out (negative prompt); may be repeated.", repeatable=True),
-    ParamSpec("quality", ("quality", "q"), to_quality, ".25, .5, 1, 2", "1",
-              "Rendering time: more steps for more detail.", choices=(".25", ".5", "1", "2")),
-    ParamSpec("repeat", ("repeat", "r"), to_int, "1–40", "1",
-              "Run the prompt this many times, each as its own job.", low=1, high=40),
-    ParamSpec("seed", ("seed",), to_int, "0–4294967295", "random",
-              "Starting noise; the same seed and prompt give the same grid.",
-              low=0, high=4294967295),
-    ParamSpec("stop", ("stop",), to_int, "10–100", "100",
-              "Finish at this percent of the steps: softer, less detailed images.",
-              low=10, high=100),
-    ParamSpec("style", ("style",), to_word, "one word (raw, …)", "—",
-              "Style preset; raw means less of the house style."),
-    ParamSpec("stylize", ("stylize", "s"), to_int, "0–1000", "100",
-              "How strongly the house aesthetic is applied over the prompt.", low=0, high=1000,
-              text_only=True),
-    ParamSpec("tile", ("tile",), to_flag, "flag", "off",
-              "Images that tile seamlessly as repeating patterns.", flag=True, constant=True),
-    ParamSpec("weird", ("weird", "w"), to_int, "0–3000", "0",
-              "Unusual, quirky results.", low=0, high=3000, text_only=True),
-    ParamSpec("iw", ("iw",), to_float, "0–3", "1",
-              "Weight of the image prompts against the text (0 ignores them).", low=0, high=3),
-    ParamSpec("sref", ("sref",), to_style_refs, "URLs, codes or random, each ::weight", "—",
-              "Style reference: copy the look of images or of a numbered style.",
-              text_only=True),
-    ParamSpec("sw", ("sw",), to_int, "0–1000", "100",
-              "Strength of the style reference.", low=0, high=1000, requires="sref"),
-    ParamSpec("cref", ("cref",), to_urls, "URLs", "—",
-              "Character reference: keep the person or character in these images."),
-    ParamSpec("cw", ("cw",), to_int, "0–100", "100",
-              "Character weight: 0 copies the face only, 100 also hair and clothes.",
-              low=0, high=100, requires="cref"),
-    ParamSpec("niji", ("niji",), to_niji, "none, 4, 5, 6", "—",
-              "Use the anime model (optionally a version of it).", choices=("4", "5", "6"),
-              slot="model"),
-    ParamSpec("version", ("version", "v"), to_choice, "5, 5.1, 5.2, 6, 6.1, 7", "latest",
-              "Model version, as mapped to a model by the server's admin.",
-              choices=("5", "5.1", "5.2", "6", "6.1", "7"), slot="model"),
-    ParamSpec("mode", ("fast",), to_flag, "flag", "your setting",
-              "Run this job in fast mode.", flag=True, slot="mode", constant=Mode.FAST),
-    ParamSpec("mode", ("relax",), to_flag, "flag", "your setting",
-              "Run this job in relax mode (lowest priority).", flag=True, slot="mode",
-              constant=Mode.RELAX),
-    ParamSpec("mode", ("turbo",), to_flag, "flag", "your setting",
-              "Run this job in turbo mode (fewer steps, top priority).", flag=True, slot="mode",
-              constant=Mode.TURBO),
-    ParamSpec("zoom", ("zoom",), to_float, "1–2", "2",
-              "Zoom-out factor; only in the Custom Zoom box.", low=1, high=2),
+    ParamSpec(
+        "aspect",
+        ("ar", "aspect"),
+        to_aspect,
+        "W:H, whole numbers",
+        "1:1",
+        "Aspect ratio of the images (about the model's native pixel count).",
+    ),
+    ParamSpec(
+        "chaos",
+        ("chaos", "c"),
+        to_int,
+        "0–100",
+        "0",
+        "How different the four grid images are from each other.",
+        low=0,
+        high=100,
+    ),
+    ParamSpec(
+        "no",
+        ("no",),
+        to_list,
+        "comma list",
+        "—",
+        "Things to leave out (negative prompt), separated by commas.",
+        repeatable=True,
+    ),
+    ParamSpec(
+        "quality",
+        ("quality", "q"),
+        to_quality,
+        ".25, .5, 1, 2",
+        "1",
+        "Rendering time: more steps for more detail.",
+        choices=(".25", ".5", "1", "2"),
+    ),
+    ParamSpec(
+        "repeat",
+        ("repeat", "r"),
+        to_int,
+        "1–40",
+        "1",
+        "Run the prompt this many times, each as its own job.",
+        low=1,
+        high=40,
+    ),
+    ParamSpec(
+        "seed",
+        ("seed",),
+        to_int,
+        "0–4294967295",
+        "random",
+        "Starting noise; the same seed and prompt give the same grid.",
+        low=0,
+        high=4294967295,
+    ),
+    ParamSpec(
+        "stop",
+        ("stop",),
+        to_int,
+        "10–100",
+        "100",
+        "Finish at this percent of the steps: softer, less detailed images.",
+        low=10,
+        high=100,
+    ),
+    ParamSpec(
+        "style",
+        ("style",),
+        to_word,
+        "one word (raw, …)",
+        "—",
+        "Style preset; raw means less of the house style.",
+    ),
+    ParamSpec(
+        "stylize",
+        ("stylize", "s"),
+        to_int,
+        "0–1000",
+        "100",
+        "How strongly the house aesthetic is applied over the prompt.",
+        low=0,
+        high=1000,
+        text_only=True,
+    ),
+    ParamSpec(
+        "tile",
+        ("tile",),
+        to_flag,
+        "flag",
+        "off",
+        "Images that tile seamlessly as repeating patterns.",
+        flag=True,
+        constant=True,
+    ),
+    ParamSpec(
+        "weird",
+        ("weird", "w"),
+        to_int,
+        "0–3000",
+        "0",
+        "Unusual, quirky results.",
+        low=0,
+        high=3000,
+        text_only=True,
+    ),
+    ParamSpec(
+        "iw",
+        ("iw",),
+        to_float,
+        "0–3",
+        "1",
+        "Weight of the image prompts against the text (0 ignores them).",
+        low=0,
+        high=3,
+    ),
+    ParamSpec(
+        "sref",
+        ("sref",),
+        to_style_refs,
+        "URLs, codes or random, each ::weight",
+        "—",
+        "Style reference: copy the look of images or of a numbered style.",
+        text_only=True,
+    ),
+    ParamSpec(
+        "sw",
+        ("sw",),
+        to_int,
+        "0–1000",
+        "100",
+        "Strength of the style reference.",
+        low=0,
+        high=1000,
+        requires="sref",
+    ),
+    ParamSpec(
+        "cref",
+        ("cref",),
+        to_urls,
+        "URLs",
+        "—",
+        "Character reference: keep the person or character in these images.",
+    ),
+    ParamSpec(
+        "cw",
+        ("cw",),
+        to_int,
+        "0–100",
+        "100",
+        "Character weight: 0 copies the face only, 100 also hair and clothes.",
+        low=0,
+        high=100,
+        requires="cref",
+    ),
+    ParamSpec(
+        "niji",
+        ("niji",),
+        to_niji,
+        "none, 4, 5, 6",
+        "—",
+        "Use the anime model (optionally a version of it).",
+        choices=("4", "5", "6"),
+        slot="model",
+    ),
+    ParamSpec(
+        "version",
+        ("version", "v"),
+        to_choice,
+        "5, 5.1, 5.2, 6, 6.1, 7",
+        "latest",
+        "Model version, as mapped to a model by the server's admin.",
+        choices=("5", "5.1", "5.2", "6", "6.1", "7"),
+        slot="model",
+    ),
+    ParamSpec(
+        "mode",
+        ("fast",),
+        to_flag,
+        "flag",
+        "your setting",
+        "Run this job in fast mode.",
+        flag=True,
+        slot="mode",
+        constant=Mode.FAST,
+    ),
+    ParamSpec(
+        "mode",
+        ("relax",),
+        to_flag,
+        "flag",
+        "your setting",
+        "Run this job in relax mode (lowest priority).",
+        flag=True,
+        slot="mode",
+        constant=Mode.RELAX,
+    ),
+    ParamSpec(
+        "mode",
+        ("turbo",),
+        to_flag,
+        "flag",
+        "your setting",
+        "Run this job in turbo mode (fewer steps, top priority).",
+        flag=True,
+        slot="mode",
+        constant=Mode.TURBO,
+    ),
+    ParamSpec(
+        "zoom",
+        ("zoom",),
+        to_float,
+        "1–2",
+        "2",
+        "Zoom-out factor; only in the Custom Zoom box.",
+        low=1,
+        high=2,
+    ),
 )
 
 SPECS_BY_NAME: dict[str, ParamSpec] = {name: spec for spec in PARAMS for name in spec.names}
 
 UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(
-        ("video", "hd", "test", "testp", "creative", "uplight", "upbeta", "upanime", "draft",
-         "exp", "p", "profile", "personalize", "sv", "oref", "ow", "stealth", "public",
-         "sameseed", "motion", "loop", "end", "bs"),
+        (
+            "video",
+            "hd",
+            "test",
+            "testp",
+            "creative",
+            "uplight",
+            "upbeta",
+            "upanime",
+            "draft",
+            "exp",
+            "p",
+            "profile",
+            "personalize",
+            "sv",
+            "oref",
+            "ow",
+            "stealth",
+            "public",
+            "sameseed",
+            "motion",
+            "loop",
+            "end",
+            "bs",
+        ),
         "is a Midjourney parameter this bot does not support",
     ),
     "raw": "is not supported here; use --style raw",

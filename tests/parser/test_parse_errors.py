@@ -34,12 +34,19 @@ CASES: list[tuple[str, type[PromptError], str, str | None]] = [
     ("--ar 16:9", EmptyPromptError, "", None),
     ("https://x.com/a.png", ImageOnlyPromptError, "https://x.com/a.png", None),
     ("https://x.com/a.png --ar 1:1", ImageOnlyPromptError, "https://x.com/a.png ", None),
-    ("https://x.com/a.png https://x.com/b.png --s 100", ImageOnlyPromptError, "--s 100",
-     "stylize"),
-    ("https://x.com/a.png https://x.com/b.png --weird 5", ImageOnlyPromptError, "--weird 5",
-     "weird"),
-    ("https://x.com/a.png https://x.com/b.png --sref 12", ImageOnlyPromptError, "--sref 12",
-     "sref"),
+    ("https://x.com/a.png https://x.com/b.png --s 100", ImageOnlyPromptError, "--s 100", "stylize"),
+    (
+        "https://x.com/a.png https://x.com/b.png --weird 5",
+        ImageOnlyPromptError,
+        "--weird 5",
+        "weird",
+    ),
+    (
+        "https://x.com/a.png https://x.com/b.png --sref 12",
+        ImageOnlyPromptError,
+        "--sref 12",
+        "sref",
+    ),
     # URLs
     ("https:// a cat", InvalidURLError, "https://", None),
     ("<https://x.com/a.png a cat", InvalidURLError, "<https://x.com/a.png", None),
@@ -54,8 +61,7 @@ CASES: list[tuple[str, type[PromptError], str, str | None]] = [
     (":: cat", InvalidWeightError, "::", None),
     ("cat:: ::2 dog", InvalidWeightError, "::2", None),
     ("cat --cref https://x.com/a.png::2", InvalidWeightError, "https://x.com/a.png::2", "cref"),
-    ("cat --sref https://x.com/a.png::-1", InvalidWeightError, "https://x.com/a.png::-1",
-     "sref"),
+    ("cat --sref https://x.com/a.png::-1", InvalidWeightError, "https://x.com/a.png::-1", "sref"),
     ("cat --sref 5::0", InvalidWeightError, "5::0", "sref"),
     # unknown, glued, unsupported parameters
     ("cat --xyz 5", UnknownParameterError, "--xyz", None),
@@ -200,4 +206,8 @@ def test_prompt_error_survives_pickling() -> None:
     copy = pickle.loads(pickle.dumps(caught.value))  # noqa: S301 - our own object
     assert type(copy) is OutOfRangeError
     assert (copy.msg, copy.start, copy.end, copy.parameter) == (
-        caught.value.msg, caught.value.start, caught.value.end, "chaos")
+        caught.value.msg,
+        caught.value.start,
+        caught.value.end,
+        "chaos",
+    )

@@ -18,31 +18,44 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("space::ship", {"parts": [("space", 1.0), ("ship", 1.0)], "canonical": "space:: ship"}),
     ("hot dog::1.5", {"parts": [("hot dog", 1.5)]}),
     ("hot dog::", {"parts": [("hot dog", 1.0)], "canonical": "hot dog::"}),
-    ("still life gouache painting:: fruit::-.5",
-     {"parts": [("still life gouache painting", 1.0), ("fruit", -0.5)]}),
+    (
+        "still life gouache painting:: fruit::-.5",
+        {"parts": [("still life gouache painting", 1.0), ("fruit", -0.5)]},
+    ),
     ("cheese::4 cake::2", {"parts": [("cheese", 4.0), ("cake", 2.0)]}),
     ("a::0 b", {"parts": [("a", 0.0), ("b", 1.0)]}),
     ("time 10:30::2 clock", {"parts": [("time 10:30", 2.0), ("clock", 1.0)]}),
     ("a:::b", {"parts": [("a:", 1.0), ("b", 1.0)]}),
     # leading image URLs; a stray comma after a URL is ignored; URL after text is text
-    ("https://x.com/a.png, a cat",
-     {"images": [("https://x.com/a.png", 1.0)], "parts": [("a cat", 1.0)],
-      "canonical": "<https://x.com/a.png> a cat"}),
+    (
+        "https://x.com/a.png, a cat",
+        {
+            "images": [("https://x.com/a.png", 1.0)],
+            "parts": [("a cat", 1.0)],
+            "canonical": "<https://x.com/a.png> a cat",
+        },
+    ),
     ("https://x.com/a.png , a cat", {"images": [("https://x.com/a.png", 1.0)]}),
     ("<https://x.com/a.png> a cat", {"images": [("https://x.com/a.png", 1.0)]}),
-    ("https://x.com/a.png::2 https://x.com/b.png::.5 blend",
-     {"images": [("https://x.com/a.png", 2.0), ("https://x.com/b.png", 0.5)]}),
+    (
+        "https://x.com/a.png::2 https://x.com/b.png::.5 blend",
+        {"images": [("https://x.com/a.png", 2.0), ("https://x.com/b.png", 0.5)]},
+    ),
     ("HTTPS://X.COM/A.PNG cat", {"images": [("HTTPS://X.COM/A.PNG", 1.0)]}),
     ("a cat https://x.com/a.png", {"images": [], "parts": [("a cat https://x.com/a.png", 1.0)]}),
-    ("https://x.com/1.png https://x.com/2.png",
-     {"images": [("https://x.com/1.png", 1.0), ("https://x.com/2.png", 1.0)], "parts": []}),
+    (
+        "https://x.com/1.png https://x.com/2.png",
+        {"images": [("https://x.com/1.png", 1.0), ("https://x.com/2.png", 1.0)], "parts": []},
+    ),
     ("http://[::1]:8080/a.png cat", {"images": [("http://[::1]:8080/a.png", 1.0)]}),
     # parameters: aliases, case, em-dash, value runs to the next parameter
     ("cat --ar 16:9", {"params": {"aspect": [16, 9]}}),
     ("cat --aspect 2:3", {"params": {"aspect": [2, 3]}}),
     ("cat --AR 16:9", {"params": {"aspect": [16, 9]}, "canonical": "cat --AR 16:9"}),
-    ("cat —ar 16:9 —seed 5", {"params": {"aspect": [16, 9], "seed": 5},
-                               "canonical": "cat --ar 16:9 --seed 5"}),
+    (
+        "cat —ar 16:9 —seed 5",
+        {"params": {"aspect": [16, 9], "seed": 5}, "canonical": "cat --ar 16:9 --seed 5"},
+    ),
     ("cat --c 100", {"params": {"chaos": 100}}),
     ("cat --chaos 0", {"params": {"chaos": 0}}),
     ("cat --s 1000", {"params": {"stylize": 1000}}),
@@ -86,21 +99,44 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("cat --fast", {"params": {"mode": "fast"}}),
     ("cat --relax", {"params": {"mode": "relax"}}),
     ("cat --turbo", {"params": {"mode": "turbo"}}),
-    ("cat --sref https://x.com/s.png",
-     {"params": {"sref": [{"ref": "https://x.com/s.png", "weight": 1.0}]}}),
-    ("cat --sref https://x.com/a.png::2 https://x.com/b.png::1 --sw 500",
-     {"params": {"sref": [{"ref": "https://x.com/a.png", "weight": 2.0},
-                          {"ref": "https://x.com/b.png", "weight": 1.0}], "sw": 500}}),
-    ("cat --sref 762351716 random", {"params": {"sref": [{"ref": "762351716", "weight": 1.0},
-                                                          {"ref": "random", "weight": 1.0}]}}),
+    (
+        "cat --sref https://x.com/s.png",
+        {"params": {"sref": [{"ref": "https://x.com/s.png", "weight": 1.0}]}},
+    ),
+    (
+        "cat --sref https://x.com/a.png::2 https://x.com/b.png::1 --sw 500",
+        {
+            "params": {
+                "sref": [
+                    {"ref": "https://x.com/a.png", "weight": 2.0},
+                    {"ref": "https://x.com/b.png", "weight": 1.0},
+                ],
+                "sw": 500,
+            }
+        },
+    ),
+    (
+        "cat --sref 762351716 random",
+        {
+            "params": {
+                "sref": [{"ref": "762351716", "weight": 1.0}, {"ref": "random", "weight": 1.0}]
+            }
+        },
+    ),
     ("cat --sref RANDOM::2", {"params": {"sref": [{"ref": "random", "weight": 2.0}]}}),
-    ("cat --sref <https://x.com/s.png>",
-     {"params": {"sref": [{"ref": "https://x.com/s.png", "weight": 1.0}]}}),
+    (
+        "cat --sref <https://x.com/s.png>",
+        {"params": {"sref": [{"ref": "https://x.com/s.png", "weight": 1.0}]}},
+    ),
     ("cat --sw 0 --sref 1", {"params": {"sw": 0, "sref": [{"ref": "1", "weight": 1.0}]}}),
-    ("cat --cref https://x.com/c.png --cw 0",
-     {"params": {"cref": ["https://x.com/c.png"], "cw": 0}}),
-    ("cat --cref https://x.com/a.png, https://x.com/b.png --cw 100",
-     {"params": {"cref": ["https://x.com/a.png", "https://x.com/b.png"], "cw": 100}}),
+    (
+        "cat --cref https://x.com/c.png --cw 0",
+        {"params": {"cref": ["https://x.com/c.png"], "cw": 0}},
+    ),
+    (
+        "cat --cref https://x.com/a.png, https://x.com/b.png --cw 100",
+        {"params": {"cref": ["https://x.com/a.png", "https://x.com/b.png"], "cw": 100}},
+    ),
     # parameters may come in any order; `--` in text that is not a parameter stays text
     ("cat --seed 1 --ar 1:1 --chaos 5", {"params": {"seed": 1, "aspect": [1, 1], "chaos": 5}}),
     ("rock -- paper --ar 1:1", {"parts": [("rock -- paper", 1.0)]}),
@@ -108,17 +144,28 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("well-known x--y", {"parts": [("well-known x--y", 1.0)]}),
     ("cat,--ar 1:1", {"parts": [("cat,", 1.0)], "params": {"aspect": [1, 1]}}),
     # image-only prompts (two or more images) are fine without text-only parameters
-    ("https://x.com/1.png https://x.com/2.png --ar 3:2 --iw 2",
-     {"parts": [], "params": {"aspect": [3, 2], "iw": 2.0}}),
+    (
+        "https://x.com/1.png https://x.com/2.png --ar 3:2 --iw 2",
+        {"parts": [], "params": {"aspect": [3, 2], "iw": 2.0}},
+    ),
     # the seed-style prompt from the issue
-    ("https://s.mj.run/a1 , A little girl plays the guitar in the garden --seed 2023957784 "
-     "--cref https://s.mj.run/b2 --cw 0 --iw 2 --niji 6",
-     {"images": [("https://s.mj.run/a1", 1.0)],
-      "parts": [("A little girl plays the guitar in the garden", 1.0)],
-      "params": {"seed": 2023957784, "cref": ["https://s.mj.run/b2"], "cw": 0, "iw": 2.0,
-                 "niji": "6"},
-      "canonical": "<https://s.mj.run/a1> A little girl plays the guitar in the garden "
-                   "--seed 2023957784 --cref https://s.mj.run/b2 --cw 0 --iw 2 --niji 6"}),
+    (
+        "https://s.mj.run/a1 , A little girl plays the guitar in the garden --seed 2023957784 "
+        "--cref https://s.mj.run/b2 --cw 0 --iw 2 --niji 6",
+        {
+            "images": [("https://s.mj.run/a1", 1.0)],
+            "parts": [("A little girl plays the guitar in the garden", 1.0)],
+            "params": {
+                "seed": 2023957784,
+                "cref": ["https://s.mj.run/b2"],
+                "cw": 0,
+                "iw": 2.0,
+                "niji": "6",
+            },
+            "canonical": "<https://s.mj.run/a1> A little girl plays the guitar in the garden "
+            "--seed 2023957784 --cref https://s.mj.run/b2 --cw 0 --iw 2 --niji 6",
+        },
+    ),
 ]
 
 

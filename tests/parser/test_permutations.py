@@ -12,19 +12,23 @@ def texts(text: str, **kwargs: object) -> list[str]:
 
 
 def test_permutations_one_group_gives_one_prompt_per_option() -> None:
-    assert texts("a {red, green, yellow} bird") == [
-        "a red bird", "a green bird", "a yellow bird"]
+    assert texts("a {red, green, yellow} bird") == ["a red bird", "a green bird", "a yellow bird"]
 
 
 def test_permutations_groups_multiply_in_reading_order() -> None:
     assert texts("a {red, green} bird in the {jungle, desert}") == [
-        "a red bird in the jungle", "a red bird in the desert",
-        "a green bird in the jungle", "a green bird in the desert"]
+        "a red bird in the jungle",
+        "a red bird in the desert",
+        "a green bird in the jungle",
+        "a green bird in the desert",
+    ]
 
 
 def test_permutations_nest() -> None:
-    prompts = texts("A {sculpture, painting} of a {seagull {on a pier, on a beach}, "
-                    "poodle {on a sofa, in a truck}}.")
+    prompts = texts(
+        "A {sculpture, painting} of a {seagull {on a pier, on a beach}, "
+        "poodle {on a sofa, in a truck}}."
+    )
     assert len(prompts) == 8
     assert prompts[0] == "A sculpture of a seagull on a pier."
     assert prompts[-1] == "A painting of a poodle in a truck."
@@ -51,7 +55,9 @@ def test_permutations_apply_to_parameters_and_urls() -> None:
     assert [p.images[0].url for p in prompts] == ["https://x.com/a.png", "https://x.com/b.png"]
     prompts = parse("a bird --{v 5, niji}")
     assert [(p.params.version, p.params.niji) for p in prompts] == [
-        ("5", None), (None, prompts[1].params.niji)]
+        ("5", None),
+        (None, prompts[1].params.niji),
+    ]
 
 
 def test_permutations_empty_option_drops_the_words() -> None:

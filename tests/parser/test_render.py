@@ -6,40 +6,32 @@ import pytest
 
 from parser import PromptError, parse
 
-LONG = ("A breathtaking panoramic view of an ancient elven city nestled in a colossal tree, "
-        "glowing lanterns --ar 21:9 --s 6000 --c 5 --v 6")
+LONG = (
+    "A breathtaking panoramic view of an ancient elven city nestled in a colossal tree, "
+    "glowing lanterns --ar 21:9 --s 6000 --c 5 --v 6"
+)
 
 GOLDEN: list[tuple[str, str]] = [
-    ("cat --chaos 150",
-     "cat --chaos 150\n"
-     "            ^~~"),
-    ("cat --ar",
-     "cat --ar\n"
-     "    ^~~~"),
-    ("a {b, c",
-     "a {b, c\n"
-     "  ^"),
-    ("cat --ar16:9 --seed 1",
-     "cat --ar16:9 --seed 1\n"
-     "    ^~~~~~~~"),
+    ("cat --chaos 150", "cat --chaos 150\n            ^~~"),
+    ("cat --ar", "cat --ar\n    ^~~~"),
+    ("a {b, c", "a {b, c\n  ^"),
+    ("cat --ar16:9 --seed 1", "cat --ar16:9 --seed 1\n    ^~~~~~~~"),
     # long prompts are cut around the problem, with an ellipsis where cut
-    (LONG,
-     "… tree, glowing lanterns --ar 21:9 --s 6000 --c 5 --v 6\n"
-     "                                       ^~~~"),
-    ("a cat " + "very " * 20 + "--tile seamless " + "and more " * 10,
-     "… very very --tile seamless and more and more and more …\n"
-     "                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"),
+    (
+        LONG,
+        "… tree, glowing lanterns --ar 21:9 --s 6000 --c 5 --v 6\n"
+        "                                       ^~~~",
+    ),
+    (
+        "a cat " + "very " * 20 + "--tile seamless " + "and more " * 10,
+        "… very very --tile seamless and more and more and more …\n"
+        "                   ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+    ),
     # wide characters count two columns so the caret stays under the value
-    ("熊猫在竹林里 --ar 2.5:1",
-     "熊猫在竹林里 --ar 2.5:1\n"
-     "                  ^~~~~"),
-    ("🐱 astronaut 🚀 --tile x",
-     "🐱 astronaut 🚀 --tile x\n"
-     "                       ^"),
+    ("熊猫在竹林里 --ar 2.5:1", "熊猫在竹林里 --ar 2.5:1\n                  ^~~~~"),
+    ("🐱 astronaut 🚀 --tile x", "🐱 astronaut 🚀 --tile x\n                       ^"),
     # newlines and tabs are shown as spaces, keeping columns
-    ("a\tcat\n--c 101",
-     "a cat --c 101\n"
-     "          ^~~"),
+    ("a\tcat\n--c 101", "a cat --c 101\n          ^~~"),
 ]
 
 
