@@ -1,0 +1,248 @@
+"""Loading models: sources (Hub id, folder, single file, built-in), devices, versions.
+
+Everything here runs on a worker thread: loading takes seconds to minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ModelLoadError, UnknownVersionError, UnsupportedFeatureError
+from engine.tiny import TINY_SOURCES, ensure_tiny_model
+
+__all__ = [
+    "DEFAULT_VERSION",
+    "Architecture",
+    "LoadedModel",
+    "ModelCatalog",
+    "ModelRegistry",
+    "load_model",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VERSION = "default"
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+BASE_STEPS = {"builtin": 8, "sd": 30, "sdxl": 30}
+
+
+class Architecture(StrEnum):
+    SD = "sd"
+    """Stable Diffusion 1.x/2.x class: one text encoder, native 512."""
+    SDXL = "sdxl"
+    """Stable Diffusion XL class: two text encoders, pooled and time conditioning."""
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A text-to-image pipeline and the pipelines derived from it, sharing its weights."""
+
+    source: str
+    text2img: Any
+    architecture: Architecture
+    native: int
+    """Side of the square image the model was trained at (pixels)."""
+    base_steps: int
+    _img2img: Any = field(default=None, repr=False)
+    _inpaint: Any = field(default=None, repr=False)
+
+    @property
+    def device(self) -> Any:
+        return self.text2img.device
+
+    @property
+    def dtype(self) -> Any:
+        return self.text2img.unet.dtype
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return int(self.text2img.vae_scale_factor)
+
+    def img2img(self) -> Any:
+        if self._img2img is None:
+            from diffusers import AutoPipelineForImage2Image
+
+            # The Auto* variant keeps the dtype; a concrete class's from_pipe would upcast the
+            # shared modules to float32 in place (diffusers issue #12754).
+            self._img2img = AutoPipelineForImage2Image.from_pipe(self.text2img)
+        return self._img2img
+
+    def inpaint(self) -> Any:
+        if self._inpaint is None:
+            from diffusers import AutoPipelineForInpainting
+
+            self._inpaint = AutoPipelineForInpainting.from_pipe(self.text2img)
+        return self._inpaint
+
+
+def resolve_device(spec: str = "auto") -> str:
+    """``auto`` → ``cuda`` when available, then ``mps``, else ``cpu``; other values pass."""
+    if spec != "auto":
+        return spec
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(spec: str, device: str) -> Any:
+    """``auto`` → bfloat16 on CUDA when supported (fp16 overflows the SDXL VAE), else float16
+    on GPUs, float32 on CPU; or an explicit ``float32``/``float16``/``bfloat16``."""
+    import torch
+
+    if spec != "auto":
+        try:
+            return {"float32": torch.float32, "float16": torch.float16,
+                    "bfloat16": torch.bfloat16}[spec]
+        except KeyError:
+            raise ModelLoadError(f"unknown dtype {spec!r}; use float32, float16 or "
+                                 "bfloat16") from None
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.startswith("mps"):
+        return torch.float16
+    return torch.float32
+
+
+def load_model(
+    source: str,
+    *,
+    device: str,
+    dtype: Any,
+    cache_dir: Path,
+    single_file_config: Path | None = None,
+    sampler: str = "dpm++",
+) -> LoadedModel:
+    """Load ``source``: ``builtin:tiny[-sdxl]``, a diffusers folder, a ``.safetensors``/``.ckpt``
+    checkpoint (with configs from ``single_file_config``), or a Hub id (from the local cache
+    when ``HF_HUB_OFFLINE=1``)."""
+    from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline, \
+        StableDiffusionXLPipeline
+
+    builtin = source in TINY_SOURCES
+    path = Path(source).expanduser()
+    try:
+        if builtin:
+            folder = ensure_tiny_model(source, cache_dir)
+            pipe = AutoPipelineForText2Image.from_pretrained(folder, dtype=dtype,
+                                                             local_files_only=True)
+        elif path.suffix in SINGLE_FILE_SUFFIXES:
+            pipe = _load_single_file(path, dtype, single_file_config)
+        elif path.is_dir():
+            pipe = AutoPipelineForText2Image.from_pretrained(path, dtype=dtype,
+                                                             local_files_only=True)
+        elif source.startswith((".", "/", "~")):
+            raise ModelLoadError(f"model folder {source} does not exist")
+        else:
+            pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, EnvironmentError) as error:
+        raise ModelLoadError(f"could not load model {source}: {error}") from error
+    if isinstance(pipe, StableDiffusionXLPipeline):
+        architecture = Architecture.SDXL
+    elif isinstance(pipe, StableDiffusionPipeline):
+        architecture = Architecture.SD
+    else:
+        raise UnsupportedFeatureError(
+            f"{source} is a {type(pipe).__name__}; only Stable Diffusion 1.x/2.x and SDXL "
+            "pipelines are supported")
+    _set_sampler(pipe, sampler)
+    pipe.set_progress_bar_config(disable=True)
+    pipe = pipe.to(device)
+    native = int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
+    steps = BASE_STEPS["builtin" if builtin else architecture.value]
+    log.info("loaded %s (%s, native %d px) on %s as %s", source, architecture, native, device,
+             dtype)
+    return LoadedModel(source, pipe, architecture, native, steps)
+
+
+def _load_single_file(path: Path, dtype: Any, config: Path | None) -> Any:
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    if not path.is_file():
+        raise ModelLoadError(f"checkpoint {path} does not exist")
+    if config is None:
+        raise ModelLoadError(
+            f"{path.name} is a single-file checkpoint: set MJ_MODEL_CONFIG to a folder with "
+            "the diffusers configs of its base model (model_index.json and the component "
+            "config files), so it loads without a download")
+    index = (config / "model_index.json").read_text(encoding="utf-8")
+    cls = StableDiffusionXLPipeline if "StableDiffusionXL" in index else StableDiffusionPipeline
+    return cls.from_single_file(str(path), config=str(config), dtype=dtype,
+                                local_files_only=True)
+
+
+def _set_sampler(pipe: Any, sampler: str) -> None:
+    from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
+
+    if sampler == "dpm++":
+        # DPM++ 2M with Karras sigmas: good images in 25–30 steps, deterministic (no noise
+        # injected per step), and it keeps the x0 prediction that --stop decodes.
+        pipe.scheduler = DPMSolverMultistepScheduler.from_config(
+            pipe.scheduler.config, algorithm_type="dpmsolver++", use_karras_sigmas=True)
+    elif sampler == "euler":
+        pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
+    elif sampler != "model":
+        raise ModelLoadError(f"unknown sampler {sampler!r}; use dpm++, euler or model")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCatalog:
+    """Which model answers to which ``--v``/``--niji``: keys like ``default``, ``6.1``,
+    ``niji``, ``niji 6``; values are model sources."""
+
+    sources: Mapping[str, str]
+
+    def key_for(self, version: str | None) -> str:
+        """The catalog key for a request's version; raises :class:`UnknownVersionError`."""
+        if version is None:
+            return DEFAULT_VERSION
+        if version in self.sources:
+            return version
+        if version.startswith("niji") and "niji" in self.sources:
+            return "niji"
+        shown = ", ".join(_describe_key(k) for k in self.sources)
+        raise UnknownVersionError(
+            f"{_describe_key(version)} is not available on this server (available: {shown})")
+
+    def source_for(self, version: str | None) -> str:
+        return self.sources[self.key_for(version)]
+
+
+def _describe_key(key: str) -> str:
+    if key == DEFAULT_VERSION:
+        return "the default model"
+    return f"--{key}" if key.startswith("niji") else f"--v {key}"
+
+
+class ModelRegistry:
+    """The models of one device, each loaded once, on first use (worker thread only)."""
+
+    def __init__(self, catalog: ModelCatalog, *, device: str, dtype: Any, cache_dir: Path,
+                 single_file_config: Path | None = None, sampler: str = "dpm++") -> None:
+        self.catalog = catalog
+        self.device = device
+        self.dtype = dtype
+        self.cache_dir = cache_dir
+        self.single_file_config = single_file_config
+        self.sampler = sampler
+        self._loaded: dict[str, LoadedModel] = {}
+
+    def get(self, version: str | None) -> LoadedModel:
+        source = self.catalog.source_for(version)
+        if source not in self._loaded:
+            self._loaded[source] = load_model(
+                source, device=self.device, dtype=self.dtype, cache_dir=self.cache_dir,
+                single_file_config=self.single_file_config, sampler=self.sampler)
+        return self._loaded[source]

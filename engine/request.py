@@ -1,0 +1,147 @@
+"""What the engine is asked to do (:class:`GenerationRequest`) and what it returns."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "GRID_SIZE",
+    "SEED_MODULUS",
+    "GenerationRequest",
+    "GenerationResult",
+    "Operation",
+    "OutpaintSpec",
+    "PanDirection",
+    "Progress",
+    "Strength",
+    "WeightedText",
+    "grid_seeds",
+    "random_seed",
+]
+
+GRID_SIZE = 4
+SEED_MODULUS = 2**32
+
+
+class Operation(StrEnum):
+    """The kind of work: each maps onto one diffusers pipeline (see ``engine/operations.py``)."""
+
+    IMAGINE = "imagine"
+    VARIATION = "variation"
+    UPSCALE = "upscale"
+    REGION = "region"
+    OUTPAINT = "outpaint"
+
+
+class Strength(StrEnum):
+    """Subtle or strong: for variations (V, Vary) and upscales (Subtle, Creative)."""
+
+    SUBTLE = "subtle"
+    STRONG = "strong"
+
+
+class PanDirection(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedText:
+    """One ``::`` part of the prompt; negative weights push the image away from it."""
+
+    text: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutpaintSpec:
+    """Zoom out (``zoom`` 1–2, optionally to a new ``aspect``), pan, or make square."""
+
+    zoom: float = 1.0
+    pan: PanDirection | None = None
+    make_square: bool = False
+    aspect: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GenerationRequest:
+    """Everything needed to render one job; the effective values are recorded on the result.
+
+    ``source`` is the image that variations, upscales, region edits and outpaints start from;
+    ``mask`` (white = repaint) is for region edits. ``seeds`` fixes each image's seed (a
+    re-render of one cell passes one seed); without it, ``seed`` gives the grid's seeds
+    (``seed, seed+1, …``) and without both they are random.
+    """
+
+    operation: Operation = Operation.IMAGINE
+    prompt: tuple[WeightedText, ...] = ()
+    negative: tuple[str, ...] = ()
+    aspect: tuple[int, int] = (1, 1)
+    count: int = GRID_SIZE
+    seed: int | None = None
+    seeds: tuple[int, ...] | None = None
+    chaos: int = 0
+    stylize: int = 100
+    stop: int = 100
+    quality: float = 1.0
+    tile: bool = False
+    weird: int = 0
+    version: str | None = None
+    strength: Strength = Strength.STRONG
+    source: Image.Image | None = None
+    mask: Image.Image | None = None
+    outpaint: OutpaintSpec | None = None
+    steps: int | None = None
+    """Overrides the model's step count (benchmarks, tests); ``quality`` scales it."""
+
+    def resolved_seeds(self) -> tuple[int, ...]:
+        """The per-image seeds this request renders with."""
+        if self.seeds is not None:
+            return self.seeds
+        if self.seed is not None:
+            return grid_seeds(self.seed, self.count)
+        return tuple(random_seed() for _ in range(self.count))
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A step finished: ``percent`` of the job is done; ``preview`` every few steps."""
+
+    step: int
+    total: int
+    preview: Image.Image | None = None
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.step / max(1, self.total)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GenerationResult:
+    """The images and everything needed to reproduce them."""
+
+    images: tuple[Image.Image, ...]
+    seeds: tuple[int, ...]
+    width: int
+    height: int
+    steps_run: int
+    model: str
+    seconds: float
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def grid_seeds(seed: int, count: int = GRID_SIZE) -> tuple[int, ...]:
+    """Per-image seeds of a grid made with ``--seed seed``."""
+    return tuple((seed + i) % SEED_MODULUS for i in range(count))
+
+
+def random_seed() -> int:
+    return secrets.randbelow(SEED_MODULUS)
