@@ -44,8 +44,11 @@ def outpaint_canvas(source: Image.Image, spec: OutpaintSpec, native: int) -> Can
     """
     width, height = source.size
     if spec.pan is not None:
-        grow_x = _round_up(width * PAN_GROWTH) if spec.pan in (PanDirection.LEFT,
-                                                                PanDirection.RIGHT) else 0
+        grow_x = (
+            _round_up(width * PAN_GROWTH)
+            if spec.pan in (PanDirection.LEFT, PanDirection.RIGHT)
+            else 0
+        )
         grow_y = _round_up(height * PAN_GROWTH) if not grow_x else 0
         size = (width + grow_x, height + grow_y)
         left = grow_x if spec.pan is PanDirection.LEFT else 0
@@ -68,14 +71,16 @@ def outpaint_canvas(source: Image.Image, spec: OutpaintSpec, native: int) -> Can
     if max(size) > limit:
         raise InvalidRequestError(
             f"the image would be {size[0]}×{size[1]}, larger than this model's limit of "
-            f"{limit:.0f} px a side; upscale less or pan from a smaller image")
+            f"{limit:.0f} px a side; upscale less or pan from a smaller image"
+        )
     box = (left, top, left + scaled.width, top + scaled.height)
     image = _prefill(scaled.convert("RGB"), size, box)
     mask = Image.new("L", size, 255)
     seam = max(2, round(max(size) * SEAM_FRACTION))
-    inner = (box[0] + seam, box[1] + seam, box[2] - seam, box[3] - seam)
-    mask.paste(0, tuple(min(a, b) for a, b in zip(inner[:2], inner[2:], strict=True))
-               + tuple(max(a, b) for a, b in zip(inner[:2], inner[2:], strict=True)))
+    # The new content overlaps the original by a seam, so the two can be blended.
+    inner_left, inner_right = sorted((box[0] + seam, box[2] - seam))
+    inner_top, inner_bottom = sorted((box[1] + seam, box[3] - seam))
+    mask.paste(0, (inner_left, inner_top, inner_right, inner_bottom))
     return Canvas(image, mask, box, scaled.convert("RGB"))
 
 
@@ -91,8 +96,9 @@ def _same_area(width: int, height: int, aspect: tuple[int, int]) -> tuple[int, i
     return max(SIDE_MULTIPLE, new_width), max(SIDE_MULTIPLE, new_height)
 
 
-def _prefill(original: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int]
-             ) -> Image.Image:
+def _prefill(
+    original: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int]
+) -> Image.Image:
     pixels = np.asarray(original)
     pad = ((box[1], size[1] - box[3]), (box[0], size[0] - box[2]), (0, 0))
     mirrored = Image.fromarray(np.pad(pixels, pad, mode="symmetric"))
@@ -107,8 +113,9 @@ def feathered(mask: Image.Image, radius: float) -> Image.Image:
     return ImageChops.darker(mask, blurred)
 
 
-def keep_outside(source: Image.Image, generated: Image.Image, mask: Image.Image,
-                 radius: float) -> Image.Image:
+def keep_outside(
+    source: Image.Image, generated: Image.Image, mask: Image.Image, radius: float
+) -> Image.Image:
     """``generated`` inside ``mask`` (white), ``source`` exactly outside, soft seam inside."""
     alpha = feathered(mask.convert("L"), radius)
     return Image.composite(generated.convert("RGB"), source.convert("RGB"), alpha)

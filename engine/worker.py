@@ -1,0 +1,159 @@
+"""A thread per device that takes jobs from the scheduler and renders them.
+
+The thread owns its device's models: all loading, pipeline calls and image work run on it,
+never on the event loop. Results, errors and progress go back to the loop with
+``call_soon_threadsafe``. One job's failure never stops the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from engine.errors import EngineError, GPUOutOfMemoryError, JobCancelledError
+from engine.grid import compose_grid, preview
+from engine.models import ModelRegistry
+from engine.operations import render
+from engine.request import GenerationRequest, GenerationResult, Progress
+from engine.scheduler import FairScheduler
+
+__all__ = ["DeviceWorker", "PendingJob"]
+
+log = logging.getLogger(__name__)
+
+PREVIEW_SIDE = 256
+
+
+@dataclass(eq=False)
+class PendingJob:
+    """A submitted job as the worker sees it."""
+
+    job_id: str
+    request: GenerationRequest
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[GenerationResult]
+    on_progress: Callable[[Progress], None] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    cost: float = 1.0
+
+
+class DeviceWorker:
+    """Renders jobs on one device until the scheduler closes."""
+
+    def __init__(
+        self,
+        name: str,
+        registry: ModelRegistry,
+        scheduler: FairScheduler,
+        claim: Callable[[str], PendingJob | None],
+        on_finished: Callable[[PendingJob, float], None],
+    ) -> None:
+        self.name = name
+        self.registry = registry
+        self._scheduler = scheduler
+        self._claim = claim
+        self._on_finished = on_finished
+        self.current: PendingJob | None = None
+        self._thread = threading.Thread(target=self._run, name=f"mjbot-gpu-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            ticket = self._scheduler.take()
+            if ticket is None:
+                return
+            job = self._claim(ticket.job_id)
+            if job is None:  # cancelled while queued
+                continue
+            self.current = job
+            try:
+                self._render(job)
+            finally:
+                self.current = None
+
+    def _render(self, job: PendingJob) -> None:
+        if job.cancel.is_set():
+            _resolve(job, error=JobCancelledError("cancelled before it started"))
+            return
+        try:
+            model = self.registry.get(job.request.version)
+            result = render(
+                model,
+                job.request,
+                cancel=job.cancel,
+                on_progress=self._progress_sender(job),
+                on_preview=_grid_preview,
+            )
+        except JobCancelledError as error:
+            log.info("job %s cancelled while running", job.job_id)
+            _resolve(job, error=error)
+        except EngineError as error:
+            log.warning("job %s failed: %s", job.job_id, error)
+            _resolve(job, error=error)
+        except RuntimeError as error:
+            if "out of memory" in str(error).lower():
+                _resolve(
+                    job,
+                    error=GPUOutOfMemoryError(
+                        "the GPU ran out of memory for this job; try a smaller size"
+                    ),
+                )
+            else:
+                log.exception("job %s crashed", job.job_id)
+                _resolve(job, error=EngineError(f"internal error: {type(error).__name__}"))
+        except Exception as error:
+            log.exception("job %s crashed", job.job_id)
+            _resolve(job, error=EngineError(f"internal error: {type(error).__name__}"))
+        else:
+            self._on_finished(job, result.seconds)
+            _resolve(job, result=result)
+
+    @staticmethod
+    def _progress_sender(job: PendingJob) -> Callable[[Progress], None] | None:
+        callback = job.on_progress
+        if callback is None:
+            return None
+
+        def send(progress: Progress) -> None:
+            _call_in_loop(job.loop, callback, progress)
+
+        return send
+
+
+def _grid_preview(images: list[Image.Image]) -> Image.Image:
+    grid = compose_grid(images) if len(images) > 1 else images[0]
+    return preview(grid, PREVIEW_SIDE)
+
+
+def _resolve(
+    job: PendingJob, *, result: GenerationResult | None = None, error: BaseException | None = None
+) -> None:
+    def settle() -> None:
+        if job.future.done():
+            return
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)  # type: ignore[arg-type]
+
+    _call_in_loop(job.loop, settle)
+
+
+def _call_in_loop(
+    loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any
+) -> None:
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop is closed: nobody is waiting any more
+        log.debug("event loop closed; dropped %s", getattr(callback, "__name__", callback))
