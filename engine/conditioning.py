@@ -39,8 +39,9 @@ def weird_part(weird: int) -> WeightedText | None:
     return WeightedText(WEIRD_TEXT, -weird / 2000) if weird > 0 else None
 
 
-def encode(pipe: Any, parts: Sequence[WeightedText], negative: str, count: int,
-           sdxl: bool) -> dict[str, Any]:
+def encode(
+    pipe: Any, parts: Sequence[WeightedText], negative: str, count: int, sdxl: bool
+) -> dict[str, Any]:
     """Pipeline keyword arguments (``prompt_embeds`` …) for ``count`` images."""
     import torch
 
@@ -50,11 +51,17 @@ def encode(pipe: Any, parts: Sequence[WeightedText], negative: str, count: int,
     with torch.no_grad():
         if sdxl:
             embeds, _, pooled, _ = pipe.encode_prompt(
-                prompt=[*texts, ""], device=device, num_images_per_prompt=1,
-                do_classifier_free_guidance=False)
+                prompt=[*texts, ""],
+                device=device,
+                num_images_per_prompt=1,
+                do_classifier_free_guidance=False,
+            )
             neg, _, neg_pooled, _ = pipe.encode_prompt(
-                prompt=[negative], device=device, num_images_per_prompt=1,
-                do_classifier_free_guidance=False)
+                prompt=[negative],
+                device=device,
+                num_images_per_prompt=1,
+                do_classifier_free_guidance=False,
+            )
             if not negative and pipe.config.force_zeros_for_empty_prompt:
                 neg, neg_pooled = torch.zeros_like(neg), torch.zeros_like(neg_pooled)
             return {
@@ -63,13 +70,22 @@ def encode(pipe: Any, parts: Sequence[WeightedText], negative: str, count: int,
                 "negative_prompt_embeds": neg.repeat(count, 1, 1),
                 "negative_pooled_prompt_embeds": neg_pooled.repeat(count, 1),
             }
-        embeds, _ = pipe.encode_prompt(prompt=[*texts, ""], device=device,
-                                       num_images_per_prompt=1,
-                                       do_classifier_free_guidance=False)
-        neg, _ = pipe.encode_prompt(prompt=[negative], device=device, num_images_per_prompt=1,
-                                    do_classifier_free_guidance=False)
-    return {"prompt_embeds": _mix(embeds, weights).repeat(count, 1, 1),
-            "negative_prompt_embeds": neg.repeat(count, 1, 1)}
+        embeds, _ = pipe.encode_prompt(
+            prompt=[*texts, ""],
+            device=device,
+            num_images_per_prompt=1,
+            do_classifier_free_guidance=False,
+        )
+        neg, _ = pipe.encode_prompt(
+            prompt=[negative],
+            device=device,
+            num_images_per_prompt=1,
+            do_classifier_free_guidance=False,
+        )
+    return {
+        "prompt_embeds": _mix(embeds, weights).repeat(count, 1, 1),
+        "negative_prompt_embeds": neg.repeat(count, 1, 1),
+    }
 
 
 def _mix(stacked: Any, weights: Sequence[float]) -> Any:
@@ -130,6 +146,8 @@ def _rescale_like(tensor: Any, reference: Any) -> Any:
     # network sees inputs of the scale it was trained on.
     dims = tuple(range(1, tensor.dim()))
     mean, std = tensor.mean(dim=dims, keepdim=True), tensor.std(dim=dims, keepdim=True)
-    ref_mean, ref_std = reference.mean(dim=dims, keepdim=True), reference.std(dim=dims,
-                                                                              keepdim=True)
+    ref_mean, ref_std = (
+        reference.mean(dim=dims, keepdim=True),
+        reference.std(dim=dims, keepdim=True),
+    )
     return (tensor - mean) / (std + 1e-6) * ref_std + ref_mean

@@ -102,11 +102,13 @@ def resolve_dtype(spec: str, device: str) -> Any:
 
     if spec != "auto":
         try:
-            return {"float32": torch.float32, "float16": torch.float16,
-                    "bfloat16": torch.bfloat16}[spec]
+            return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[
+                spec
+            ]
         except KeyError:
-            raise ModelLoadError(f"unknown dtype {spec!r}; use float32, float16 or "
-                                 "bfloat16") from None
+            raise ModelLoadError(
+                f"unknown dtype {spec!r}; use float32, float16 or bfloat16"
+            ) from None
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.startswith("mps"):
@@ -126,28 +128,33 @@ def load_model(
     """Load ``source``: ``builtin:tiny[-sdxl]``, a diffusers folder, a ``.safetensors``/``.ckpt``
     checkpoint (with configs from ``single_file_config``), or a Hub id (from the local cache
     when ``HF_HUB_OFFLINE=1``)."""
-    from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline, \
-        StableDiffusionXLPipeline
+    from diffusers import (
+        AutoPipelineForText2Image,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+    )
 
     builtin = source in TINY_SOURCES
     path = Path(source).expanduser()
     try:
         if builtin:
             folder = ensure_tiny_model(source, cache_dir)
-            pipe = AutoPipelineForText2Image.from_pretrained(folder, dtype=dtype,
-                                                             local_files_only=True)
+            pipe = AutoPipelineForText2Image.from_pretrained(
+                folder, dtype=dtype, local_files_only=True
+            )
         elif path.suffix in SINGLE_FILE_SUFFIXES:
             pipe = _load_single_file(path, dtype, single_file_config)
         elif path.is_dir():
-            pipe = AutoPipelineForText2Image.from_pretrained(path, dtype=dtype,
-                                                             local_files_only=True)
+            pipe = AutoPipelineForText2Image.from_pretrained(
+                path, dtype=dtype, local_files_only=True
+            )
         elif source.startswith((".", "/", "~")):
             raise ModelLoadError(f"model folder {source} does not exist")
         else:
             pipe = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype)
     except ModelLoadError:
         raise
-    except (OSError, ValueError, EnvironmentError) as error:
+    except (OSError, ValueError) as error:
         raise ModelLoadError(f"could not load model {source}: {error}") from error
     if isinstance(pipe, StableDiffusionXLPipeline):
         architecture = Architecture.SDXL
@@ -156,14 +163,16 @@ def load_model(
     else:
         raise UnsupportedFeatureError(
             f"{source} is a {type(pipe).__name__}; only Stable Diffusion 1.x/2.x and SDXL "
-            "pipelines are supported")
+            "pipelines are supported"
+        )
     _set_sampler(pipe, sampler)
     pipe.set_progress_bar_config(disable=True)
     pipe = pipe.to(device)
     native = int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
     steps = BASE_STEPS["builtin" if builtin else architecture.value]
-    log.info("loaded %s (%s, native %d px) on %s as %s", source, architecture, native, device,
-             dtype)
+    log.info(
+        "loaded %s (%s, native %d px) on %s as %s", source, architecture, native, device, dtype
+    )
     return LoadedModel(source, pipe, architecture, native, steps)
 
 
@@ -176,11 +185,11 @@ def _load_single_file(path: Path, dtype: Any, config: Path | None) -> Any:
         raise ModelLoadError(
             f"{path.name} is a single-file checkpoint: set MJ_MODEL_CONFIG to a folder with "
             "the diffusers configs of its base model (model_index.json and the component "
-            "config files), so it loads without a download")
+            "config files), so it loads without a download"
+        )
     index = (config / "model_index.json").read_text(encoding="utf-8")
     cls = StableDiffusionXLPipeline if "StableDiffusionXL" in index else StableDiffusionPipeline
-    return cls.from_single_file(str(path), config=str(config), dtype=dtype,
-                                local_files_only=True)
+    return cls.from_single_file(str(path), config=str(config), dtype=dtype, local_files_only=True)
 
 
 def _set_sampler(pipe: Any, sampler: str) -> None:
@@ -190,7 +199,8 @@ def _set_sampler(pipe: Any, sampler: str) -> None:
         # DPM++ 2M with Karras sigmas: good images in 25–30 steps, deterministic (no noise
         # injected per step), and it keeps the x0 prediction that --stop decodes.
         pipe.scheduler = DPMSolverMultistepScheduler.from_config(
-            pipe.scheduler.config, algorithm_type="dpmsolver++", use_karras_sigmas=True)
+            pipe.scheduler.config, algorithm_type="dpmsolver++", use_karras_sigmas=True
+        )
     elif sampler == "euler":
         pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
     elif sampler != "model":
@@ -214,7 +224,8 @@ class ModelCatalog:
             return "niji"
         shown = ", ".join(_describe_key(k) for k in self.sources)
         raise UnknownVersionError(
-            f"{_describe_key(version)} is not available on this server (available: {shown})")
+            f"{_describe_key(version)} is not available on this server (available: {shown})"
+        )
 
     def source_for(self, version: str | None) -> str:
         return self.sources[self.key_for(version)]
@@ -229,8 +240,16 @@ def _describe_key(key: str) -> str:
 class ModelRegistry:
     """The models of one device, each loaded once, on first use (worker thread only)."""
 
-    def __init__(self, catalog: ModelCatalog, *, device: str, dtype: Any, cache_dir: Path,
-                 single_file_config: Path | None = None, sampler: str = "dpm++") -> None:
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        *,
+        device: str,
+        dtype: Any,
+        cache_dir: Path,
+        single_file_config: Path | None = None,
+        sampler: str = "dpm++",
+    ) -> None:
         self.catalog = catalog
         self.device = device
         self.dtype = dtype
@@ -243,6 +262,11 @@ class ModelRegistry:
         source = self.catalog.source_for(version)
         if source not in self._loaded:
             self._loaded[source] = load_model(
-                source, device=self.device, dtype=self.dtype, cache_dir=self.cache_dir,
-                single_file_config=self.single_file_config, sampler=self.sampler)
+                source,
+                device=self.device,
+                dtype=self.dtype,
+                cache_dir=self.cache_dir,
+                single_file_config=self.single_file_config,
+                sampler=self.sampler,
+            )
         return self._loaded[source]

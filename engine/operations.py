@@ -86,19 +86,26 @@ def render(
         chaos = ChaosNoise.create(request.chaos, seeds, [conditioning[n] for n in names])
         for name, noisy in zip(names, chaos.apply(1.0), strict=True):
             conditioning[name] = noisy
-    hooks = StepHooks(model.architecture.value, request.stop, cancel, on_progress,
-                      on_preview, chaos)
+    hooks = StepHooks(
+        model.architecture.value, request.stop, cancel, on_progress, on_preview, chaos
+    )
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
     # 4. Denoise (and decode) with the hooks; --tile pads every convolution circularly.
     if plan.vae_tiling:
         plan.pipe.vae.enable_tiling()
     try:
-        with capture_x0(plan.pipe.scheduler) as x0, \
-                circular_padding(plan.pipe.unet, plan.pipe.vae, enabled=request.tile):
+        with (
+            capture_x0(plan.pipe.scheduler) as x0,
+            circular_padding(plan.pipe.unet, plan.pipe.vae, enabled=request.tile),
+        ):
             hooks.x0 = x0
             output = plan.pipe(
-                **conditioning, **plan.kwargs, num_inference_steps=steps,
-                guidance_scale=guidance, generator=generators, output_type="pil",
+                **conditioning,
+                **plan.kwargs,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=generators,
+                output_type="pil",
                 callback_on_step_end=hooks,
                 callback_on_step_end_tensor_inputs=hooks.tensor_inputs,
             )
@@ -117,14 +124,29 @@ def render(
         on_progress(Progress(hooks.steps_run, hooks.steps_run))
     width, height = images[0].size
     parameters = {
-        "operation": str(request.operation), "steps": steps, "guidance_scale": guidance,
-        "strength": plan.strength, "sampler": type(plan.pipe.scheduler).__name__,
-        "negative_prompt": negative, "prompt": [[p.text, p.weight] for p in parts],
-        "chaos": request.chaos, "stop": request.stop, "tile": request.tile,
-        "quality": request.quality, "size": [width, height],
+        "operation": str(request.operation),
+        "steps": steps,
+        "guidance_scale": guidance,
+        "strength": plan.strength,
+        "sampler": type(plan.pipe.scheduler).__name__,
+        "negative_prompt": negative,
+        "prompt": [[p.text, p.weight] for p in parts],
+        "chaos": request.chaos,
+        "stop": request.stop,
+        "tile": request.tile,
+        "quality": request.quality,
+        "size": [width, height],
     }
-    return GenerationResult(tuple(images), seeds, width, height, hooks.steps_run,
-                            model.source, time.perf_counter() - started, parameters)
+    return GenerationResult(
+        tuple(images),
+        seeds,
+        width,
+        height,
+        hooks.steps_run,
+        model.source,
+        time.perf_counter() - started,
+        parameters,
+    )
 
 
 def _check(request: GenerationRequest) -> None:
@@ -135,11 +157,15 @@ def _check(request: GenerationRequest) -> None:
         raise InvalidRequestError("a region edit needs a mask")
     if request.operation is Operation.OUTPAINT and request.outpaint is None:
         raise InvalidRequestError("an outpaint needs a zoom, pan or make-square")
-    if request.mask is not None and request.source is not None \
-            and request.mask.size != request.source.size:
+    if (
+        request.mask is not None
+        and request.source is not None
+        and request.mask.size != request.source.size
+    ):
         raise InvalidRequestError(
             f"the mask is {request.mask.width}×{request.mask.height} but the image is "
-            f"{request.source.width}×{request.source.height}")
+            f"{request.source.width}×{request.source.height}"
+        )
     if not 10 <= request.stop <= 100:
         raise InvalidRequestError(f"stop must be 10–100, not {request.stop}")
     if request.count < 1 or (request.seeds is not None and len(request.seeds) != request.count):
@@ -154,27 +180,53 @@ def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
     source = _fit_to_latents(_rgb(request.source), model.vae_scale_factor)
     if operation is Operation.VARIATION:
         strength = VARIATION_STRENGTH[request.strength]
-        return _Plan(model.img2img(), {"image": [source] * count, "strength": strength},
-                     source.size, strength)
+        return _Plan(
+            model.img2img(),
+            {"image": [source] * count, "strength": strength},
+            source.size,
+            strength,
+        )
     if operation is Operation.UPSCALE:
         doubled = source.resize((source.width * 2, source.height * 2), Image.Resampling.LANCZOS)
         strength = UPSCALE_STRENGTH[request.strength]
         # Tiled VAE: encoding and decoding 2048² in one piece needs too much memory.
-        return _Plan(model.img2img(), {"image": [doubled] * count, "strength": strength},
-                     doubled.size, strength, vae_tiling=True)
+        return _Plan(
+            model.img2img(),
+            {"image": [doubled] * count, "strength": strength},
+            doubled.size,
+            strength,
+            vae_tiling=True,
+        )
     if operation is Operation.REGION:
         assert request.mask is not None  # noqa: S101 - checked in _check
         mask = request.mask.convert("L").resize(source.size, Image.Resampling.NEAREST)
-        return _Plan(model.inpaint(), {"image": [source] * count, "mask_image": [mask] * count,
-                                       "strength": REGION_STRENGTH, "width": source.width,
-                                       "height": source.height}, source.size, REGION_STRENGTH)
+        return _Plan(
+            model.inpaint(),
+            {
+                "image": [source] * count,
+                "mask_image": [mask] * count,
+                "strength": REGION_STRENGTH,
+                "width": source.width,
+                "height": source.height,
+            },
+            source.size,
+            REGION_STRENGTH,
+        )
     assert request.outpaint is not None  # noqa: S101 - checked in _check
     canvas = outpaint_canvas(source, request.outpaint, model.native)
-    return _Plan(model.inpaint(), {
-        "image": [canvas.image] * count, "mask_image": [canvas.mask] * count,
-        "strength": OUTPAINT_STRENGTH, "width": canvas.image.width,
-        "height": canvas.image.height,
-    }, canvas.image.size, OUTPAINT_STRENGTH, canvas=canvas)
+    return _Plan(
+        model.inpaint(),
+        {
+            "image": [canvas.image] * count,
+            "mask_image": [canvas.mask] * count,
+            "strength": OUTPAINT_STRENGTH,
+            "width": canvas.image.width,
+            "height": canvas.image.height,
+        },
+        canvas.image.size,
+        OUTPAINT_STRENGTH,
+        canvas=canvas,
+    )
 
 
 def _finish(request: GenerationRequest, plan: _Plan, image: Image.Image) -> Image.Image:

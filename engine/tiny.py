@@ -45,16 +45,23 @@ def write_byte_tokenizer(folder: Path) -> None:
     vocab["<|endoftext|>"] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    config = {"model_max_length": 77, "bos_token": "<|startoftext|>",
-              "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
-              "unk_token": "<|endoftext|>"}
+    config = {
+        "model_max_length": 77,
+        "bos_token": "<|startoftext|>",
+        "eos_token": "<|endoftext|>",
+        "pad_token": "<|endoftext|>",
+        "unk_token": "<|endoftext|>",
+    }
     (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
 
 
 def _bytes_to_unicode() -> dict[int, str]:
     # GPT-2/CLIP's reversible byte → printable character table.
-    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-                 + list(range(ord("®"), ord("ÿ") + 1)))
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     codes = printable[:]
     extra = 0
     for byte in range(256):
@@ -71,20 +78,32 @@ def build_tiny_pipeline(kind: str) -> Any:
 
     import torch
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, \
-        CLIPTokenizer
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         write_byte_tokenizer(Path(tmp))
         tokenizer = CLIPTokenizer.from_pretrained(tmp, local_files_only=True)
     torch.manual_seed(0)
     vae = AutoencoderKL(
-        block_out_channels=[4, 4, 8, 8], in_channels=3, out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-        latent_channels=4, norm_num_groups=2, sample_size=256,
+        block_out_channels=[4, 4, 8, 8],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 4,
+        up_block_types=["UpDecoderBlock2D"] * 4,
+        latent_channels=4,
+        norm_num_groups=2,
+        sample_size=256,
     )
     scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
         timestep_spacing="leading",
     )
     if kind == "sd":
@@ -92,45 +111,89 @@ def build_tiny_pipeline(kind: str) -> Any:
 
         torch.manual_seed(0)
         unet = UNet2DConditionModel(
-            block_out_channels=(4, 8), layers_per_block=1, sample_size=32, in_channels=4,
-            out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=8,
+            block_out_channels=(4, 8),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=8,
             norm_num_groups=2,
         )
         torch.manual_seed(0)
-        text_encoder = CLIPTextModel(CLIPTextConfig(
-            bos_token_id=0, eos_token_id=2, pad_token_id=1, vocab_size=1000, hidden_size=8,
-            intermediate_size=16, num_attention_heads=2, num_hidden_layers=2,
-            layer_norm_eps=1e-5, max_position_embeddings=77,
-        ))
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                bos_token_id=0,
+                eos_token_id=2,
+                pad_token_id=1,
+                vocab_size=1000,
+                hidden_size=8,
+                intermediate_size=16,
+                num_attention_heads=2,
+                num_hidden_layers=2,
+                layer_norm_eps=1e-5,
+                max_position_embeddings=77,
+            )
+        )
         return StableDiffusionPipeline(
-            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-            scheduler=scheduler, safety_checker=None, feature_extractor=None,
-            image_encoder=None, requires_safety_checker=False,
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            image_encoder=None,
+            requires_safety_checker=False,
         )
     from diffusers import StableDiffusionXLPipeline
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, attention_head_dim=(2, 4),
-        sample_size=32, in_channels=4, out_channels=4, use_linear_projection=True,
-        addition_embed_type="text_time", addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1), projection_class_embeddings_input_dim=6 * 8 + 16,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        attention_head_dim=(2, 4),
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=6 * 8 + 16,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16,
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=16,
         norm_num_groups=2,
     )
     text_config = CLIPTextConfig(
-        bos_token_id=0, eos_token_id=2, pad_token_id=1, vocab_size=1000, hidden_size=8,
-        intermediate_size=16, num_attention_heads=2, num_hidden_layers=2, layer_norm_eps=1e-5,
-        hidden_act="gelu", projection_dim=16, max_position_embeddings=77,
+        bos_token_id=0,
+        eos_token_id=2,
+        pad_token_id=1,
+        vocab_size=1000,
+        hidden_size=8,
+        intermediate_size=16,
+        num_attention_heads=2,
+        num_hidden_layers=2,
+        layer_norm_eps=1e-5,
+        hidden_act="gelu",
+        projection_dim=16,
+        max_position_embeddings=77,
     )
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(text_config)
     torch.manual_seed(0)
     text_encoder_2 = CLIPTextModelWithProjection(text_config)
     return StableDiffusionXLPipeline(
-        vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
-        tokenizer_2=tokenizer, unet=unet, scheduler=scheduler, image_encoder=None,
-        feature_extractor=None, force_zeros_for_empty_prompt=False,
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        image_encoder=None,
+        feature_extractor=None,
+        force_zeros_for_empty_prompt=False,
     )
