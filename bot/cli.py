@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from parser import PromptError, parse
 from parser.prompt import Prompt
@@ -57,6 +58,39 @@ def _build_parser() -> argparse.ArgumentParser:
         help="most prompts a {…} permutation may make (default 40)",
     )
     parse_cmd.set_defaults(command="parse", run=_run_parse)
+
+    imagine_cmd = commands.add_parser(
+        "imagine",
+        help="render a 2×2 grid from the command line",
+        description="Render a prompt's 2×2 grid with the engine, without Discord. A "
+        "permutation or --repeat prompt writes one file per job (FILE-1.png, FILE-2.png…).",
+    )
+    imagine_cmd.add_argument("prompt", help="the prompt, as typed after /imagine (quote it)")
+    imagine_cmd.add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="where to write the grid (PNG)"
+    )
+    imagine_cmd.add_argument(
+        "--model",
+        default=None,
+        metavar="SRC",
+        help="model source: builtin:tiny, a diffusers folder, a "
+        ".safetensors file or a Hub id (default: $MJ_MODEL or builtin:tiny)",
+    )
+    imagine_cmd.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the first image (overrides the prompt's --seed)",
+    )
+    imagine_cmd.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    imagine_cmd.add_argument(
+        "--model-config",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="configs for a single-file checkpoint ($MJ_MODEL_CONFIG)",
+    )
+    imagine_cmd.set_defaults(command="imagine", run=_run_imagine)
     return parser
 
 
@@ -70,7 +104,7 @@ def _run_parse(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"error": error.to_dict()}, ensure_ascii=False))
         else:
-            print(_describe_error(error), file=sys.stderr)
+            print(describe_error(error), file=sys.stderr)
         return EXIT_PROMPT_ERROR
     if args.json:
         print(json.dumps({"prompts": [p.to_json() for p in prompts]}, ensure_ascii=False))
@@ -79,7 +113,13 @@ def _run_parse(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe_error(error: PromptError) -> str:
+def _run_imagine(args: argparse.Namespace) -> int:
+    from bot.imagine import run_imagine
+
+    return run_imagine(args)
+
+
+def describe_error(error: PromptError) -> str:
     where = "Your suffix" if error.origin == "suffix" else "Your prompt"
     lines = [f"error: {error.msg}", f"{where}:", _indent(error.render())]
     if error.hint:

@@ -96,6 +96,11 @@ class Engine:
                 DeviceWorker(device, registry, self.scheduler, self._claim, self._finished)
             )
 
+    @property
+    def registries(self) -> list[ModelRegistry]:
+        """Each device's models (touch them only before :meth:`start` or on its thread)."""
+        return [worker.registry for worker in self._workers]
+
     async def start(self, *, warm_up: bool = True) -> None:
         """Load the default model on every device (off the event loop), then start serving."""
         if warm_up:

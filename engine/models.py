@@ -22,6 +22,7 @@ __all__ = [
     "ModelCatalog",
     "ModelRegistry",
     "load_model",
+    "prepare_model",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -128,11 +129,7 @@ def load_model(
     """Load ``source``: ``builtin:tiny[-sdxl]``, a diffusers folder, a ``.safetensors``/``.ckpt``
     checkpoint (with configs from ``single_file_config``), or a Hub id (from the local cache
     when ``HF_HUB_OFFLINE=1``)."""
-    from diffusers import (
-        AutoPipelineForText2Image,
-        StableDiffusionPipeline,
-        StableDiffusionXLPipeline,
-    )
+    from diffusers import AutoPipelineForText2Image
 
     builtin = source in TINY_SOURCES
     path = Path(source).expanduser()
@@ -156,6 +153,17 @@ def load_model(
         raise
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"could not load model {source}: {error}") from error
+    steps = BASE_STEPS["builtin"] if builtin else None
+    return prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
+
+
+def prepare_model(
+    pipe: Any, source: str, *, device: str, sampler: str = "dpm++", base_steps: int | None = None
+) -> LoadedModel:
+    """Wrap a text-to-image pipeline for the engine: detect its architecture, set the
+    sampler, move it to ``device``. ``base_steps`` defaults to the architecture's."""
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
     if isinstance(pipe, StableDiffusionXLPipeline):
         architecture = Architecture.SDXL
     elif isinstance(pipe, StableDiffusionPipeline):
@@ -169,9 +177,14 @@ def load_model(
     pipe.set_progress_bar_config(disable=True)
     pipe = pipe.to(device)
     native = int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
-    steps = BASE_STEPS["builtin" if builtin else architecture.value]
+    steps = base_steps if base_steps is not None else BASE_STEPS[architecture.value]
     log.info(
-        "loaded %s (%s, native %d px) on %s as %s", source, architecture, native, device, dtype
+        "loaded %s (%s, native %d px) on %s as %s",
+        source,
+        architecture,
+        native,
+        device,
+        pipe.unet.dtype,
     )
     return LoadedModel(source, pipe, architecture, native, steps)
 
@@ -257,6 +270,10 @@ class ModelRegistry:
         self.single_file_config = single_file_config
         self.sampler = sampler
         self._loaded: dict[str, LoadedModel] = {}
+
+    def add(self, model: LoadedModel) -> None:
+        """Serve an already loaded model for its source (benchmarks, embedding)."""
+        self._loaded[model.source] = model
 
     def get(self, version: str | None) -> LoadedModel:
         source = self.catalog.source_for(version)

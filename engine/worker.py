@@ -66,7 +66,8 @@ class DeviceWorker:
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # never started (start-up failed): nothing to join
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -32,13 +33,26 @@ def test_readme_has_exactly_two_setup_commands() -> None:
     assert commands[1] == "./scripts/test"
 
 
-def test_readme_main_job_command_runs() -> None:
+def test_readme_main_job_command_runs(tmp_path: Path) -> None:
     main_job = _setup_commands()[0]
-    result = subprocess.run(
-        ["bash", "-c", main_job], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600
-    )
-    assert result.returncode == 0, result.stderr
-    assert "aspect  16:9" in result.stdout
+    out = ROOT / "grid.png"
+    env = {**os.environ, "MJ_DATA_DIR": str(tmp_path)}
+    env.pop("MJ_MODEL", None)
+    try:
+        result = subprocess.run(
+            ["bash", "-c", main_job],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "seeds 7 8 9 10" in result.stdout
+        assert out.stat().st_size > 0
+    finally:
+        out.unlink(missing_ok=True)
 
 
 def test_readme_console_error_example_is_real() -> None:

@@ -28,5 +28,4 @@ def tiny(model_cache: Path) -> LoadedModel:
 def tiny_sdxl(model_cache: Path) -> LoadedModel:
     import torch
 
-    return load_model("builtin:tiny-sdxl", device="cpu", dtype=torch.float32,
-                      cache_dir=model_cache)
+    return load_model("builtin:tiny-sdxl", device="cpu", dtype=torch.float32, cache_dir=model_cache)

@@ -14,12 +14,22 @@ UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
 TEXT_PREFIX = "cond_stage_model.transformer."
 
-_RESNET = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
-           ("norm2", "out_layers.0"), ("conv2", "out_layers.3"),
-           ("conv_shortcut", "skip_connection")]
+_RESNET = [
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("conv_shortcut", "skip_connection"),
+]
 _VAE_RESNET = [("conv_shortcut", "nin_shortcut")]
-_VAE_ATTENTION = [("group_norm", "norm"), ("to_q", "q"), ("to_k", "k"), ("to_v", "v"),
-                  ("to_out.0", "proj_out")]
+_VAE_ATTENTION = [
+    ("group_norm", "norm"),
+    ("to_q", "q"),
+    ("to_k", "k"),
+    ("to_v", "v"),
+    ("to_out.0", "proj_out"),
+]
 
 
 def _rename(key: str, table: list[tuple[str, str]]) -> str:
@@ -32,9 +42,13 @@ def unet_to_ldm(state: dict[str, Any], config: Any) -> dict[str, Any]:
     layers = config.layers_per_block
     blocks = len(config.block_out_channels)
     mapping: list[tuple[str, str]] = [
-        ("time_embedding.linear_1.", "time_embed.0."), ("time_embedding.linear_2.", "time_embed.2."),
-        ("conv_in.", "input_blocks.0.0."), ("conv_norm_out.", "out.0."), ("conv_out.", "out.2."),
-        ("mid_block.resnets.0.", "middle_block.0."), ("mid_block.attentions.0.", "middle_block.1."),
+        ("time_embedding.linear_1.", "time_embed.0."),
+        ("time_embedding.linear_2.", "time_embed.2."),
+        ("conv_in.", "input_blocks.0.0."),
+        ("conv_norm_out.", "out.0."),
+        ("conv_out.", "out.2."),
+        ("mid_block.resnets.0.", "middle_block.0."),
+        ("mid_block.attentions.0.", "middle_block.1."),
         ("mid_block.resnets.1.", "middle_block.2."),
     ]
     for i in range(blocks):
@@ -59,7 +73,7 @@ def unet_to_ldm(state: dict[str, Any], config: Any) -> dict[str, Any]:
         new = key
         for prefix, ldm_prefix in mapping:
             if key.startswith(prefix):
-                new = ldm_prefix + key[len(prefix):]
+                new = ldm_prefix + key[len(prefix) :]
                 if ".resnets." in prefix or prefix.startswith("mid_block.resnets"):
                     new = _rename("." + new, [(a, b) for a, b in _RESNET])[1:]
                 break
@@ -74,17 +88,20 @@ def vae_to_ldm(state: dict[str, Any], config: Any) -> dict[str, Any]:
         new = key
         for i in range(blocks):
             new = new.replace(f"encoder.down_blocks.{i}.resnets.", f"encoder.down.{i}.block.")
-            new = new.replace(f"encoder.down_blocks.{i}.downsamplers.0.",
-                              f"encoder.down.{i}.downsample.")
-            new = new.replace(f"decoder.up_blocks.{i}.resnets.",
-                              f"decoder.up.{blocks - 1 - i}.block.")
-            new = new.replace(f"decoder.up_blocks.{i}.upsamplers.0.",
-                              f"decoder.up.{blocks - 1 - i}.upsample.")
+            new = new.replace(
+                f"encoder.down_blocks.{i}.downsamplers.0.", f"encoder.down.{i}.downsample."
+            )
+            new = new.replace(
+                f"decoder.up_blocks.{i}.resnets.", f"decoder.up.{blocks - 1 - i}.block."
+            )
+            new = new.replace(
+                f"decoder.up_blocks.{i}.upsamplers.0.", f"decoder.up.{blocks - 1 - i}.upsample."
+            )
         for part in ("encoder", "decoder"):
             new = new.replace(f"{part}.mid_block.resnets.0.", f"{part}.mid.block_1.")
             new = new.replace(f"{part}.mid_block.resnets.1.", f"{part}.mid.block_2.")
             if new.startswith(f"{part}.mid_block.attentions.0."):
-                new = f"{part}.mid.attn_1." + new[len(f"{part}.mid_block.attentions.0."):]
+                new = f"{part}.mid.attn_1." + new[len(f"{part}.mid_block.attentions.0.") :]
                 new = _rename("." + new, _VAE_ATTENTION)[1:]
                 if value.dim() == 2:  # linear → 1×1 conv
                     value = value[:, :, None, None]

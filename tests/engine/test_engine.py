@@ -47,9 +47,9 @@ async def test_engine_renders_and_reports_progress_on_the_loop(engine: Engine) -
     assert previews == 3
 
 
-async def test_engine_failing_job_leaves_the_worker_serving(engine: Engine,
-                                                            monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+async def test_engine_failing_job_leaves_the_worker_serving(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = engine.submit(GenerationRequest(operation=Operation.VARIATION, prompt=PROMPT))
     with pytest.raises(InvalidRequestError):
         await bad.future
@@ -122,3 +122,16 @@ async def test_engine_close_cancels_pending_jobs(model_cache: Path) -> None:
     await engine.close()
     results = await asyncio.gather(*(h.future for h in handles), return_exceptions=True)
     assert any(isinstance(r, JobCancelledError) for r in results)
+
+
+async def test_engine_close_after_failed_start_is_clean(tmp_path: Path) -> None:
+    from engine.errors import ModelLoadError
+
+    engine = Engine(
+        EngineConfig(
+            models={"default": str(tmp_path / "missing")}, devices=("cpu",), cache_dir=tmp_path
+        )
+    )
+    with pytest.raises(ModelLoadError):
+        await engine.start()
+    await engine.close()

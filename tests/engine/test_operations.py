@@ -48,17 +48,18 @@ def test_imagine_cell_rendered_alone_from_its_seed_matches(tiny: LoadedModel) ->
     grid = render(tiny, request)
     assert grid.seeds == (1234, 1235, 1236, 1237)
     for index in (1, 3):
-        alone = render(tiny, GenerationRequest(prompt=PROMPT, seeds=(grid.seeds[index],),
-                                               count=1))
+        alone = render(tiny, GenerationRequest(prompt=PROMPT, seeds=(grid.seeds[index],), count=1))
         # batch size changes float rounding by at most one 8-bit level on a few pixels
         assert max_diff(alone.images[0], grid.images[index]) <= 1
         assert mean_diff(alone.images[0], grid.images[index]) < 0.01
 
 
-@pytest.mark.parametrize(("aspect", "size"), [((1, 1), (256, 256)), ((16, 9), (320, 192)),
-                                              ((2, 3), (192, 320))])
-def test_imagine_aspect_gives_documented_size(tiny: LoadedModel, aspect: tuple[int, int],
-                                              size: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("aspect", "size"), [((1, 1), (256, 256)), ((16, 9), (320, 192)), ((2, 3), (192, 320))]
+)
+def test_imagine_aspect_gives_documented_size(
+    tiny: LoadedModel, aspect: tuple[int, int], size: tuple[int, int]
+) -> None:
     result = render(tiny, GenerationRequest(prompt=PROMPT, aspect=aspect, seed=1))
     assert (result.width, result.height) == size
     assert all(image.size == size for image in result.images)
@@ -66,8 +67,12 @@ def test_imagine_aspect_gives_documented_size(tiny: LoadedModel, aspect: tuple[i
 
 def test_imagine_prompt_weights_and_negative_change_the_image(tiny: LoadedModel) -> None:
     base = imagine(tiny, seed=3)[0]
-    weighted = render(tiny, GenerationRequest(
-        prompt=(WeightedText("a red fox", 2), WeightedText("snow", -0.5)), seed=3)).images[0]
+    weighted = render(
+        tiny,
+        GenerationRequest(
+            prompt=(WeightedText("a red fox", 2), WeightedText("snow", -0.5)), seed=3
+        ),
+    ).images[0]
     negative = imagine(tiny, seed=3, negative=("text", "blur"))[0]
     assert mean_diff(base, weighted) > 0.5
     assert mean_diff(base, negative) > 0.5
@@ -119,9 +124,15 @@ def test_stop_decodes_the_prediction_of_the_finished_image_not_noise(
 
         with capture_x0(pipe.scheduler) as x0:
             hooks.x0 = x0
-            out = pipe(prompt="a fox", num_inference_steps=8, height=256, width=256,
-                       generator=torch.Generator("cpu").manual_seed(5), output_type="latent",
-                       callback_on_step_end=naive_stop if naive else hooks)
+            out = pipe(
+                prompt="a fox",
+                num_inference_steps=8,
+                height=256,
+                width=256,
+                generator=torch.Generator("cpu").manual_seed(5),
+                output_type="latent",
+                callback_on_step_end=naive_stop if naive else hooks,
+            )
         pipe._interrupt = False
         return out.images
 
@@ -139,8 +150,9 @@ def test_imagine_progress_reaches_100_with_previews(tiny: LoadedModel) -> None:
         previews.append(len(images))
         return images[0]
 
-    render(tiny, GenerationRequest(prompt=PROMPT, seed=1), on_progress=seen.append,
-           on_preview=preview)
+    render(
+        tiny, GenerationRequest(prompt=PROMPT, seed=1), on_progress=seen.append, on_preview=preview
+    )
     percents = [p.percent for p in seen]
     assert percents == sorted(percents)
     assert percents[-1] == 100
@@ -158,17 +170,34 @@ def test_render_cancel_stops_within_one_step(tiny: LoadedModel) -> None:
             cancel.set()
 
     with pytest.raises(JobCancelledError):
-        render(tiny, GenerationRequest(prompt=PROMPT, seed=1), cancel=cancel,
-               on_progress=on_progress)
+        render(
+            tiny, GenerationRequest(prompt=PROMPT, seed=1), cancel=cancel, on_progress=on_progress
+        )
     assert steps == [1, 2]
 
 
 def test_variation_keeps_size_and_strength_orders_change(tiny: LoadedModel) -> None:
     source = imagine(tiny, seed=21)[0]
-    subtle = render(tiny, GenerationRequest(operation=Operation.VARIATION, prompt=PROMPT,
-                                            source=source, strength=Strength.SUBTLE, seed=1))
-    strong = render(tiny, GenerationRequest(operation=Operation.VARIATION, prompt=PROMPT,
-                                            source=source, strength=Strength.STRONG, seed=1))
+    subtle = render(
+        tiny,
+        GenerationRequest(
+            operation=Operation.VARIATION,
+            prompt=PROMPT,
+            source=source,
+            strength=Strength.SUBTLE,
+            seed=1,
+        ),
+    )
+    strong = render(
+        tiny,
+        GenerationRequest(
+            operation=Operation.VARIATION,
+            prompt=PROMPT,
+            source=source,
+            strength=Strength.STRONG,
+            seed=1,
+        ),
+    )
     assert len(subtle.images) == 4
     assert subtle.images[0].size == source.size
     assert mean_diff(subtle.images[0], source) < mean_diff(strong.images[0], source)
@@ -178,8 +207,12 @@ def test_variation_keeps_size_and_strength_orders_change(tiny: LoadedModel) -> N
 @pytest.mark.parametrize("strength", [Strength.SUBTLE, Strength.STRONG])
 def test_upscale_is_exactly_twice_the_size(tiny: LoadedModel, strength: Strength) -> None:
     source = imagine(tiny, seed=2, aspect=(16, 9))[1]
-    result = render(tiny, GenerationRequest(operation=Operation.UPSCALE, prompt=PROMPT,
-                                            source=source, strength=strength, count=1))
+    result = render(
+        tiny,
+        GenerationRequest(
+            operation=Operation.UPSCALE, prompt=PROMPT, source=source, strength=strength, count=1
+        ),
+    )
     assert result.images[0].size == (source.width * 2, source.height * 2)
     assert not tiny.text2img.vae.use_tiling  # tiling was switched back off
 
@@ -188,8 +221,12 @@ def test_region_changes_only_inside_the_mask(tiny: LoadedModel) -> None:
     source = imagine(tiny, seed=9)[0]
     mask = Image.new("L", source.size, 0)
     mask.paste(255, (48, 64, 176, 160))
-    result = render(tiny, GenerationRequest(operation=Operation.REGION, prompt=PROMPT,
-                                            source=source, mask=mask, seed=4))
+    result = render(
+        tiny,
+        GenerationRequest(
+            operation=Operation.REGION, prompt=PROMPT, source=source, mask=mask, seed=4
+        ),
+    )
     inside = np.asarray(mask) > 0
     for image in result.images:
         difference = np.abs(pixels(image) - pixels(source)).max(axis=2)
@@ -200,17 +237,31 @@ def test_region_changes_only_inside_the_mask(tiny: LoadedModel) -> None:
 def test_region_mask_size_must_match(tiny: LoadedModel) -> None:
     source = imagine(tiny, seed=9)[0]
     with pytest.raises(InvalidRequestError):
-        render(tiny, GenerationRequest(operation=Operation.REGION, prompt=PROMPT,
-                                       source=source, mask=Image.new("L", (64, 64), 255)))
+        render(
+            tiny,
+            GenerationRequest(
+                operation=Operation.REGION,
+                prompt=PROMPT,
+                source=source,
+                mask=Image.new("L", (64, 64), 255),
+            ),
+        )
 
 
 @pytest.mark.parametrize("zoom", [2.0, 1.5])
-def test_zoom_out_shows_the_original_scaled_at_the_centre(tiny: LoadedModel,
-                                                          zoom: float) -> None:
+def test_zoom_out_shows_the_original_scaled_at_the_centre(tiny: LoadedModel, zoom: float) -> None:
     source = imagine(tiny, seed=13)[0]
-    result = render(tiny, GenerationRequest(operation=Operation.OUTPAINT, prompt=PROMPT,
-                                            source=source, outpaint=OutpaintSpec(zoom=zoom),
-                                            seed=1, count=1))
+    result = render(
+        tiny,
+        GenerationRequest(
+            operation=Operation.OUTPAINT,
+            prompt=PROMPT,
+            source=source,
+            outpaint=OutpaintSpec(zoom=zoom),
+            seed=1,
+            count=1,
+        ),
+    )
     image = result.images[0]
     assert image.size == source.size
     side = round(source.width / zoom)
@@ -224,16 +275,32 @@ def test_zoom_out_shows_the_original_scaled_at_the_centre(tiny: LoadedModel,
     assert float(pixels(border).std()) > 1  # new content, not a flat fill
 
 
-@pytest.mark.parametrize(("direction", "size", "offset"), [
-    (PanDirection.LEFT, (384, 256), (128, 0)), (PanDirection.RIGHT, (384, 256), (0, 0)),
-    (PanDirection.UP, (256, 384), (0, 128)), (PanDirection.DOWN, (256, 384), (0, 0))])
+@pytest.mark.parametrize(
+    ("direction", "size", "offset"),
+    [
+        (PanDirection.LEFT, (384, 256), (128, 0)),
+        (PanDirection.RIGHT, (384, 256), (0, 0)),
+        (PanDirection.UP, (256, 384), (0, 128)),
+        (PanDirection.DOWN, (256, 384), (0, 0)),
+    ],
+)
 def test_pan_extends_the_canvas_and_shifts_the_original(
-    tiny: LoadedModel, direction: PanDirection, size: tuple[int, int], offset: tuple[int, int],
+    tiny: LoadedModel,
+    direction: PanDirection,
+    size: tuple[int, int],
+    offset: tuple[int, int],
 ) -> None:
     source = imagine(tiny, seed=13)[0]
-    result = render(tiny, GenerationRequest(operation=Operation.OUTPAINT, prompt=PROMPT,
-                                            source=source, outpaint=OutpaintSpec(pan=direction),
-                                            count=1))
+    result = render(
+        tiny,
+        GenerationRequest(
+            operation=Operation.OUTPAINT,
+            prompt=PROMPT,
+            source=source,
+            outpaint=OutpaintSpec(pan=direction),
+            count=1,
+        ),
+    )
     image = result.images[0]
     assert image.size == size
     seam = 12
@@ -244,13 +311,27 @@ def test_pan_extends_the_canvas_and_shifts_the_original(
 
 def test_make_square_and_custom_zoom_with_new_aspect(tiny: LoadedModel) -> None:
     wide = imagine(tiny, seed=5, aspect=(16, 9))[0]
-    square = render(tiny, GenerationRequest(operation=Operation.OUTPAINT, prompt=PROMPT,
-                                            source=wide, outpaint=OutpaintSpec(make_square=True),
-                                            count=1))
+    square = render(
+        tiny,
+        GenerationRequest(
+            operation=Operation.OUTPAINT,
+            prompt=PROMPT,
+            source=wide,
+            outpaint=OutpaintSpec(make_square=True),
+            count=1,
+        ),
+    )
     assert square.images[0].size == (320, 320)
-    tall = render(tiny, GenerationRequest(
-        operation=Operation.OUTPAINT, prompt=PROMPT, source=wide, count=1,
-        outpaint=OutpaintSpec(zoom=1.0, aspect=(1, 2))))
+    tall = render(
+        tiny,
+        GenerationRequest(
+            operation=Operation.OUTPAINT,
+            prompt=PROMPT,
+            source=wide,
+            count=1,
+            outpaint=OutpaintSpec(zoom=1.0, aspect=(1, 2)),
+        ),
+    )
     width, height = tall.images[0].size
     assert height > width
 
@@ -267,9 +348,17 @@ def test_sdxl_imagine_and_region(tiny_sdxl: LoadedModel) -> None:
     assert max_diff(first.images[2], again.images[2]) == 0
     mask = Image.new("L", first.images[0].size, 0)
     mask.paste(255, (0, 0, 160, 96))
-    region = render(tiny_sdxl, GenerationRequest(operation=Operation.REGION, prompt=PROMPT,
-                                                 source=first.images[0], mask=mask, count=1,
-                                                 chaos=50))
+    region = render(
+        tiny_sdxl,
+        GenerationRequest(
+            operation=Operation.REGION,
+            prompt=PROMPT,
+            source=first.images[0],
+            mask=mask,
+            count=1,
+            chaos=50,
+        ),
+    )
     outside = np.asarray(mask) == 0
     diff = np.abs(pixels(region.images[0]) - pixels(first.images[0])).max(axis=2)
     assert diff[outside].max() == 0

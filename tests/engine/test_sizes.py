@@ -25,8 +25,9 @@ from engine.sizes import size_for_aspect
         ((2, 3), 256, (192, 320)),
     ],
 )
-def test_size_for_aspect_documented_sizes(aspect: tuple[int, int], native: int,
-                                          size: tuple[int, int]) -> None:
+def test_size_for_aspect_documented_sizes(
+    aspect: tuple[int, int], native: int, size: tuple[int, int]
+) -> None:
     assert size_for_aspect(aspect, native) == size
 
 

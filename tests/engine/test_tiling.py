@@ -18,8 +18,14 @@ SHIFT = 4  # latent pixels; a multiple of 2^(UNet downsamplers) keeps the grid a
 def _render_from(model: LoadedModel, latents: torch.Tensor, tile: bool) -> np.ndarray:
     pipe = model.text2img
     with circular_padding(pipe.unet, pipe.vae, enabled=tile):
-        out = pipe(prompt="a seamless pattern", num_inference_steps=4, latents=latents.clone(),
-                   height=256, width=256, output_type="np")
+        out = pipe(
+            prompt="a seamless pattern",
+            num_inference_steps=4,
+            latents=latents.clone(),
+            height=256,
+            width=256,
+            output_type="np",
+        )
     return np.asarray(out.images[0])
 
 
