@@ -362,3 +362,22 @@ def test_sdxl_imagine_and_region(tiny_sdxl: LoadedModel) -> None:
     outside = np.asarray(mask) == 0
     diff = np.abs(pixels(region.images[0]) - pixels(first.images[0])).max(axis=2)
     assert diff[outside].max() == 0
+
+
+@pytest.mark.parametrize(
+    ("operation", "extra", "size"),
+    [
+        (Operation.VARIATION, {"strength": Strength.SUBTLE}, (256, 256)),
+        (Operation.UPSCALE, {}, (512, 512)),
+        (Operation.OUTPAINT, {"outpaint": OutpaintSpec(pan=PanDirection.RIGHT)}, (384, 256)),
+    ],
+)
+def test_sdxl_follow_up_operations(
+    tiny_sdxl: LoadedModel, operation: Operation, extra: dict[str, object], size: tuple[int, int]
+) -> None:
+    source = render(tiny_sdxl, GenerationRequest(prompt=PROMPT, seed=8, count=1)).images[0]
+    result = render(
+        tiny_sdxl,
+        GenerationRequest(operation=operation, prompt=PROMPT, source=source, count=1, **extra),
+    )  # type: ignore[arg-type]
+    assert result.images[0].size == size
