@@ -1,0 +1,1 @@
+"""Alembic migrations, applied by :meth:`db.database.Database.migrate`."""
