@@ -1,5 +1,7 @@
-"""``python -m bot``: the same as the ``mjbot`` command."""
+"""``python -m bot``: the ``mjbot`` command (``python -m bot`` alone runs the bot)."""
+
+import sys
 
 from bot.cli import main
 
-raise SystemExit(main())
+raise SystemExit(main(sys.argv[1:] or ["serve"]))

@@ -91,6 +91,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="configs for a single-file checkpoint ($MJ_MODEL_CONFIG)",
     )
     imagine_cmd.set_defaults(command="imagine", run=_run_imagine)
+
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run the Discord bot",
+        description="Run the Discord bot. Settings come from the environment or .env "
+        "(see .env.example); DISCORD_TOKEN is required.",
+    )
+    serve_cmd.set_defaults(command="serve", run=_run_serve)
     return parser
 
 
@@ -111,6 +119,12 @@ def _run_parse(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(_describe(p, i, len(prompts)) for i, p in enumerate(prompts, 1)))
     return 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from bot.serve import run_serve
+
+    return run_serve()
 
 
 def _run_imagine(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ __all__ = [
     "lifetime_images",
     "lineage",
     "mark_delivered",
+    "queued",
     "set_messages",
     "transition",
 ]
@@ -293,6 +294,14 @@ async def history(
         query = query.where(Job.status.in_(statuses))
     rows = await session.execute(query.order_by(Job.queued_at.desc()).limit(limit))
     return list(rows.scalars())
+
+
+async def queued(session: AsyncSession, user_id: int | None = None) -> list[Job]:
+    """Queued jobs, oldest first (one user's, or everyone's)."""
+    query = select(Job).where(Job.status == JobStatus.QUEUED)
+    if user_id is not None:
+        query = query.where(Job.user_id == user_id)
+    return list((await session.execute(query.order_by(Job.queued_at))).scalars())
 
 
 async def lifetime_images(session: AsyncSession, user_id: int) -> int:

@@ -1,0 +1,252 @@
+"""What each job button does: a child job (vary, upscale, zoom, pan…) or, for U, the image."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import io
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot import texts
+from bot.buttons import single_view
+from bot.custom_ids import Action, ButtonId
+from bot.errors import prompt_error_embed, reply_admission_error
+from db import JobKind, JobMode, JobNotFoundError, QueueFullError
+from db import jobs as repo
+from engine.request import random_seed
+from parser import PromptError, parse_one
+
+if TYPE_CHECKING:
+    from bot.service import JobService
+
+__all__ = ["handle_button"]
+
+log = logging.getLogger(__name__)
+
+REGION_SOON = (
+    "Vary (Region) needs the region editor, which is not available on this server "
+    "yet. Use Vary (Subtle) or Vary (Strong) for now."
+)
+PAN_LABELS = {
+    Action.PAN_LEFT: ("left", "Pan Left"),
+    Action.PAN_RIGHT: ("right", "Pan Right"),
+    Action.PAN_UP: ("up", "Pan Up"),
+    Action.PAN_DOWN: ("down", "Pan Down"),
+}
+
+
+async def handle_button(interaction: discord.Interaction[Any], button: ButtonId) -> None:
+    service: JobService = interaction.client.service
+    if not service.accepting:
+        await interaction.response.send_message(
+            "The bot is restarting; press it again in a minute.", ephemeral=True
+        )
+        return
+    if button.action is Action.VARY_REGION:
+        await interaction.response.send_message(REGION_SOON, ephemeral=True)
+        return
+    if button.action is Action.ZOOM_CUSTOM:
+        await _open_custom_zoom(interaction, service, button)
+        return
+    await interaction.response.defer()  # acknowledge first: the rest may take a moment
+    try:
+        async with service.db.session() as session:
+            parent = await repo.get_job(session, button.job_id, with_images=True)
+    except JobNotFoundError:
+        await interaction.followup.send("That job no longer exists.", ephemeral=True)
+        return
+    if button.action is Action.UPSCALE_PICK:
+        await _show_single(interaction, service, parent, button.index)
+        return
+    child = _child_spec(parent, button)
+    if child is None:
+        await interaction.followup.send("That button no longer does anything.", ephemeral=True)
+        return
+    kind, label, spec, index = child
+    await _enqueue_child(interaction, service, parent, kind, label, spec, index)
+
+
+def _child_spec(
+    parent: Any, button: ButtonId
+) -> tuple[JobKind, str | None, dict[str, Any], int | None] | None:
+    """The child job a button makes: (kind, label, spec, 0-based source index)."""
+    base = copy.deepcopy(parent.parameters.get("spec", {}))
+    if not base:
+        return None
+    index = button.index - 1
+    action = button.action
+    if action is Action.REROLL:
+        base["seeds"] = [random_seed() for _ in base["seeds"]]
+        kind = JobKind.REROLL if base["operation"] == "imagine" else JobKind(parent.kind)
+        return kind, parent.parameters.get("label"), base, parent.parent_index
+    base["source"] = {"job": parent.id, "index": index}
+    base.pop("outpaint", None)
+    if action in (Action.VARY, Action.VARY_SUBTLE, Action.VARY_STRONG):
+        strength = "subtle" if action is Action.VARY_SUBTLE else "strong"
+        spec = {**base, "operation": "variation", "strength": strength, "seeds": _seeds(4)}
+        return JobKind.VARIATION, f"Variations ({strength.title()})", spec, index
+    if action in (Action.UPSCALE_SUBTLE, Action.UPSCALE_CREATIVE):
+        strength = "subtle" if action is Action.UPSCALE_SUBTLE else "strong"
+        label = "Upscaled (Subtle)" if strength == "subtle" else "Upscaled (Creative)"
+        spec = {**base, "operation": "upscale", "strength": strength, "seeds": _seeds(1)}
+        return JobKind.UPSCALE, label, spec, index
+    if action in (Action.ZOOM_2, Action.ZOOM_1_5):
+        zoom = 2.0 if action is Action.ZOOM_2 else 1.5
+        spec = {**base, "operation": "outpaint", "outpaint": {"zoom": zoom}, "seeds": _seeds(4)}
+        return JobKind.OUTPAINT, "Zoom Out", spec, index
+    if action in PAN_LABELS:
+        direction, label = PAN_LABELS[action]
+        spec = {**base, "operation": "outpaint", "outpaint": {"pan": direction}, "seeds": _seeds(4)}
+        return JobKind.OUTPAINT, label, spec, index
+    if action is Action.MAKE_SQUARE:
+        spec = {
+            **base,
+            "operation": "outpaint",
+            "outpaint": {"make_square": True},
+            "seeds": _seeds(4),
+        }
+        return JobKind.OUTPAINT, "Make Square", spec, index
+    return None
+
+
+def _seeds(count: int) -> list[int]:
+    return [random_seed() for _ in range(count)]
+
+
+async def _enqueue_child(
+    interaction: discord.Interaction[Any],
+    service: JobService,
+    parent: Any,
+    kind: JobKind,
+    label: str | None,
+    spec: dict[str, Any],
+    index: int | None,
+    prompt: str | None = None,
+) -> None:
+    try:
+        admission = await service.enqueue(
+            user_id=interaction.user.id,
+            channel_id=interaction.channel_id or parent.channel_id,
+            guild_id=interaction.guild_id,
+            kind=kind,
+            prompt=prompt or parent.prompt,
+            raw=parent.raw_prompt,
+            spec=spec,
+            mode=JobMode(parent.mode),
+            label=label,
+            parent_job_id=parent.id,
+            parent_index=index,
+        )
+    except QueueFullError as error:
+        await reply_admission_error(interaction, error)
+        return
+    if admission.held:
+        await interaction.followup.send(
+            embed=texts.error_embed("Job queued", texts.JOB_QUEUED, warning=True), ephemeral=True
+        )
+
+
+async def _show_single(
+    interaction: discord.Interaction[Any], service: JobService, parent: Any, number: int
+) -> None:
+    """U<n>: the image alone, full size, with the upscale row (no GPU work)."""
+    image = next((i for i in parent.images if i.index == number - 1), None)
+    if image is None:
+        await interaction.followup.send("That image is not available.", ephemeral=True)
+        return
+    channel = interaction.channel or service.client.get_partial_messageable(parent.channel_id)
+    limit = interaction.filesize_limit
+    encoded = await asyncio.to_thread(_encode_stored, service, image.path, image.sha256, limit)
+    view = single_view(parent.id, number, image.width == image.height)
+    await channel.send(  # type: ignore[union-attr]
+        texts.single_image_text(parent.prompt, number, interaction.user.id),
+        file=discord.File(
+            io.BytesIO(encoded.data), filename=f"{parent.id}_{number}{encoded.extension}"
+        ),
+        view=view,
+        allowed_mentions=discord.AllowedMentions(users=True),
+    )
+
+
+def _encode_stored(service: JobService, path: str, sha256: str, limit: int) -> Any:
+    from engine.grid import encode_to_fit
+
+    return encode_to_fit(service.read_image(path, sha256), limit)
+
+
+class CustomZoomModal(discord.ui.Modal, title="Custom Zoom"):
+    prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Prompt (change --zoom 1–2, and --ar if you like)",
+        style=discord.TextStyle.long,
+        max_length=4000,
+    )
+
+    def __init__(self, service: JobService, button: ButtonId, parent_prompt: str) -> None:
+        super().__init__(custom_id=f"mjm:zoom:{button.job_id}:{button.index}")
+        self.service = service
+        self.button = button
+        self.prompt.default = f"{parent_prompt} --zoom 2"
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        text = self.prompt.value
+        try:
+            prompt = parse_one(text, allow_zoom=True)
+        except PromptError as error:
+            await interaction.response.send_message(
+                embed=prompt_error_embed(error, f"Custom Zoom: {text}"), ephemeral=True
+            )
+            return
+        await interaction.response.defer()
+        async with self.service.db.session() as session:
+            parent = await repo.get_job(session, self.button.job_id)
+        spec = copy.deepcopy(parent.parameters.get("spec", {}))
+        spec.update(
+            operation="outpaint",
+            seeds=_seeds(4),
+            source={"job": parent.id, "index": self.button.index - 1},
+            prompt=[[p.text, p.weight] for p in prompt.parts] or spec["prompt"],
+            outpaint={
+                "zoom": prompt.params.zoom or 2.0,
+                "aspect": list(prompt.params.aspect) if prompt.params.aspect else None,
+            },
+        )
+        await _enqueue_child(
+            interaction,
+            self.service,
+            parent,
+            JobKind.OUTPAINT,
+            "Zoom Out",
+            spec,
+            self.button.index - 1,
+            prompt=_without_zoom(prompt.canonical),
+        )
+
+
+def _without_zoom(canonical: str) -> str:
+    words = canonical.split(" ")
+    out: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word.lower() == "--zoom":
+            skip = True
+            continue
+        out.append(word)
+    return " ".join(out)
+
+
+async def _open_custom_zoom(
+    interaction: discord.Interaction[Any], service: JobService, button: ButtonId
+) -> None:
+    try:
+        async with service.db.session() as session:
+            parent = await repo.get_job(session, button.job_id)
+    except JobNotFoundError:
+        await interaction.response.send_message("That job no longer exists.", ephemeral=True)
+        return
+    await interaction.response.send_modal(CustomZoomModal(service, button, parent.prompt))

@@ -1,0 +1,93 @@
+"""The bot: composition root. Everything is built and wired here, in ``setup_hook``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.buttons import JobButton
+from bot.commands import imagine
+from bot.fetch import Fetcher, FetchLimits
+from bot.moderation import BannedWords
+from bot.service import JobService
+from bot.settings import Settings
+from db import Database, ImageStore
+from engine import Engine, EngineConfig
+
+__all__ = ["MjBot"]
+
+log = logging.getLogger(__name__)
+
+
+class MjBot(commands.Bot):
+    """discord.py bot owning the database, the engine and the job service."""
+
+    service: JobService
+
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        # No privileged intents: slash commands, buttons and reactions need none.
+        intents = discord.Intents.default()
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options
+        )
+        self.settings = settings
+        self._db: Database | None = None
+        self._fetcher: Fetcher | None = None
+
+    async def setup_hook(self) -> None:
+        settings = self.settings
+        # 1. Storage: migrate the schema before anything reads it.
+        settings.mj_data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = Database(settings.database_url)
+        await self._db.migrate()
+        # 2. The engine loads its default model off the event loop (seconds to minutes).
+        engine = Engine(
+            EngineConfig(
+                models=settings.models,
+                devices=(settings.mj_device,),
+                cache_dir=settings.mj_data_dir / "models",
+                single_file_config=settings.mj_model_config,
+            )
+        )
+        await engine.start()
+        self._fetcher = Fetcher(FetchLimits(allow_hosts=frozenset(settings.mj_fetch_allow_hosts)))
+        self.service = JobService(
+            self,
+            settings,
+            self._db,
+            ImageStore(settings.mj_data_dir),
+            engine,
+            self._fetcher,
+            BannedWords.from_file(settings.mj_banned_words_file),
+        )
+        # 3. Buttons on every old message answer again; commands are (re)declared.
+        self.add_dynamic_items(JobButton)
+        self.tree.add_command(imagine)
+        await self._sync_commands()
+        # 4. Finish what the last run left.
+        await self.service.recover()
+        log.info("ready to serve")
+
+    async def _sync_commands(self) -> None:
+        if self.settings.discord_guild_ids:
+            for guild_id in self.settings.discord_guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            log.info("commands synced to guilds %s", self.settings.discord_guild_ids)
+        else:
+            await self.tree.sync()
+            log.info("commands synced globally (may take up to an hour to appear)")
+
+    async def close(self) -> None:
+        """Stop accepting, cancel what runs (it is requeued), then close everything."""
+        if getattr(self, "service", None) is not None:
+            await self.service.close()
+        if self._fetcher is not None:
+            await self._fetcher.close()
+        await super().close()
+        if self._db is not None:
+            await self._db.close()

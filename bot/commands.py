@@ -1,0 +1,189 @@
+"""The ``/imagine`` command: parse, check, acknowledge, admit, and let the service run it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot import texts
+from bot.convert import mode_of, version_key
+from bot.errors import incident, prompt_error_embed, send_embed
+from bot.jobspec import spec_from_prompt
+from db import JobKind, JobMode, QueueFullError
+from engine.errors import UnknownVersionError
+from engine.request import grid_seeds, random_seed
+from parser import Prompt, PromptError, parse
+
+if TYPE_CHECKING:
+    from bot.service import JobService
+
+__all__ = ["CONFIRM_ABOVE", "imagine"]
+
+log = logging.getLogger(__name__)
+
+CONFIRM_ABOVE = 4
+"""Permutation or --repeat prompts making more jobs than this ask for confirmation first."""
+PROMPT_MAX = 6000
+
+
+@app_commands.command(name="imagine", description="Create images from a prompt")
+@app_commands.describe(prompt="What to imagine, with Midjourney's parameters (--ar 16:9 …)")
+async def imagine(
+    interaction: discord.Interaction[Any], prompt: app_commands.Range[str, 1, PROMPT_MAX]
+) -> None:
+    service: JobService = interaction.client.service
+    try:
+        await _imagine(interaction, service, prompt)
+    except Exception as error:
+        await incident(interaction, error)
+
+
+async def _imagine(interaction: discord.Interaction[Any], service: JobService, text: str) -> None:
+    # 1. Quick checks that need no I/O, answered at once (well inside Discord's 3 s).
+    if not service.accepting:
+        await send_embed(
+            interaction,
+            texts.error_embed(
+                "Restarting", "The bot is restarting; try again in a minute.", warning=True
+            ),
+        )
+        return
+    footer = f"/imagine {text}"
+    try:
+        prompts = parse(text, max_permutations=service.settings.mj_max_permutations)
+    except PromptError as error:
+        await send_embed(interaction, prompt_error_embed(error, footer))
+        return
+    phrase = service.banned.find(text)
+    if phrase is not None:
+        await send_embed(
+            interaction,
+            texts.error_embed(
+                "Banned prompt detected", texts.BANNED.format(phrase=phrase), footer=footer
+            ),
+        )
+        return
+    for prompt in prompts:
+        try:
+            service.engine.catalog.key_for(version_key(prompt))
+        except UnknownVersionError as error:
+            await send_embed(
+                interaction, texts.error_embed("Invalid parameter", str(error), footer=footer)
+            )
+            return
+    jobs = [p for p in prompts for _ in range(p.params.repeat or 1)]
+    # 2. Many jobs: ask first. Otherwise acknowledge, then do the slower work.
+    if len(jobs) > CONFIRM_ABOVE:
+        view = ConfirmJobs(service, jobs, text)
+        await interaction.response.send_message(
+            f"This prompt makes **{len(jobs)} jobs**. Start them all?", view=view, ephemeral=True
+        )
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await start_jobs(interaction, service, jobs, text)
+
+
+async def start_jobs(
+    interaction: discord.Interaction[Any], service: JobService, jobs: list[Prompt], raw: str
+) -> None:
+    """Admit each job; tell the user only what needs telling (queued, full, bad link)."""
+    notes: list[discord.Embed] = []
+    for prompt in jobs:
+        spec = spec_from_prompt(prompt, _seeds_for(prompt))
+        references = await _fetch_references(service, prompt)
+        if isinstance(references, discord.Embed):
+            notes.append(references)
+            break
+        spec["references"] = references
+        try:
+            admission = await service.enqueue(
+                user_id=interaction.user.id,
+                channel_id=interaction.channel_id or 0,
+                guild_id=interaction.guild_id,
+                kind=JobKind.IMAGINE,
+                prompt=prompt.canonical,
+                raw=raw,
+                spec=spec,
+                mode=JobMode(str(mode_of(prompt))),
+            )
+        except QueueFullError:
+            notes.append(
+                texts.error_embed("Queue full", texts.QUEUE_FULL, footer=f"/imagine {raw}")
+            )
+            break
+        if admission.held and not notes:
+            notes.append(texts.error_embed("Job queued", texts.JOB_QUEUED, warning=True))
+    if notes:
+        await interaction.edit_original_response(content=None, embeds=notes[:10], view=None)
+    else:
+        await interaction.delete_original_response()
+
+
+def _seeds_for(prompt: Prompt) -> tuple[int, ...]:
+    if prompt.params.seed is not None:
+        return grid_seeds(prompt.params.seed)
+    return tuple(random_seed() for _ in range(4))
+
+
+async def _fetch_references(
+    service: JobService, prompt: Prompt
+) -> list[dict[str, Any]] | discord.Embed:
+    """Download the prompt's image URLs once and keep them with the job (restarts and
+    buttons never download again); a bad link is an ``Invalid link`` embed naming it."""
+    from bot.fetch import FetchError
+
+    wanted = [("image", i.url, i.weight) for i in prompt.images]
+    wanted += [("sref", s.ref, s.weight) for s in prompt.params.sref if s.is_url]
+    wanted += [("cref", url, 1.0) for url in prompt.params.cref]
+    references = []
+    for role, url, weight in wanted:
+        try:
+            fetched = await service.fetcher.fetch_image(url)
+        except FetchError as error:
+            return texts.error_embed("Invalid link", f"Could not use {url}: {error}")
+        stored = await asyncio.to_thread(service.store.put, fetched.data, fetched.format)
+        references.append(
+            {
+                "role": role,
+                "url": url,
+                "weight": weight,
+                "path": stored.path,
+                "sha256": stored.sha256,
+                "width": fetched.width,
+                "height": fetched.height,
+            }
+        )
+    return references
+
+
+class ConfirmJobs(discord.ui.View):
+    """Yes/No before starting many jobs (ephemeral, short-lived: not persisted)."""
+
+    def __init__(self, service: JobService, jobs: list[Prompt], raw: str) -> None:
+        super().__init__(timeout=300)
+        self.service = service
+        self.jobs = jobs
+        self.raw = raw
+
+    @discord.ui.button(label="Yes", style=discord.ButtonStyle.success)
+    async def yes(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(
+            content=f"Starting {len(self.jobs)} jobs…", view=None
+        )
+        await start_jobs(interaction, self.service, self.jobs, self.raw)
+
+    @discord.ui.button(label="No", style=discord.ButtonStyle.danger)
+    async def no(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(
+            content="Cancelled; nothing was started.", view=None
+        )

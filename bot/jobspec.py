@@ -1,0 +1,93 @@
+"""A job's recipe, stored as JSON on its row, and the engine request rebuilt from it.
+
+Everything an operation needs is in the spec (prompt parts, parameters, seeds resolved at
+creation, source image, outpaint settings), so a job can be re-run after a restart and any
+button can start a child job from the database alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from bot.convert import request_from_prompt
+from engine.request import (
+    GenerationRequest,
+    Operation,
+    OutpaintSpec,
+    PanDirection,
+    Strength,
+    WeightedText,
+)
+from parser import Prompt
+
+__all__ = ["SourceRef", "request_from_spec", "spec_from_prompt"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """An image of an earlier job: its id and the 0-based image index."""
+
+    job_id: str
+    index: int
+
+
+def spec_from_prompt(prompt: Prompt, seeds: tuple[int, ...]) -> dict[str, Any]:
+    """The spec of an ``imagine`` job for ``prompt`` with its resolved per-image seeds."""
+    request = request_from_prompt(prompt)
+    return {
+        "operation": str(Operation.IMAGINE),
+        "prompt": [[p.text, p.weight] for p in request.prompt],
+        "negative": list(request.negative),
+        "aspect": list(request.aspect),
+        "seeds": list(seeds),
+        "chaos": request.chaos,
+        "stylize": request.stylize,
+        "stop": request.stop,
+        "quality": request.quality,
+        "tile": request.tile,
+        "weird": request.weird,
+        "version": request.version,
+        "references": [],
+    }
+
+
+def request_from_spec(
+    spec: dict[str, Any], source: Image.Image | None = None, mask: Image.Image | None = None
+) -> GenerationRequest:
+    """The engine request for a spec (``source``/``mask`` already loaded from storage)."""
+    outpaint = spec.get("outpaint")
+    seeds = tuple(int(s) for s in spec["seeds"])
+    return GenerationRequest(
+        operation=Operation(spec["operation"]),
+        prompt=tuple(WeightedText(str(t), float(w)) for t, w in spec["prompt"]),
+        negative=tuple(spec.get("negative", ())),
+        aspect=(int(spec["aspect"][0]), int(spec["aspect"][1])),
+        count=len(seeds),
+        seeds=seeds,
+        chaos=int(spec.get("chaos", 0)),
+        stylize=int(spec.get("stylize", 100)),
+        stop=int(spec.get("stop", 100)),
+        quality=float(spec.get("quality", 1.0)),
+        tile=bool(spec.get("tile", False)),
+        weird=int(spec.get("weird", 0)),
+        version=spec.get("version"),
+        strength=Strength(spec.get("strength", Strength.STRONG)),
+        source=source,
+        mask=mask,
+        outpaint=None
+        if outpaint is None
+        else OutpaintSpec(
+            zoom=float(outpaint.get("zoom", 1.0)),
+            pan=PanDirection(outpaint["pan"]) if outpaint.get("pan") else None,
+            make_square=bool(outpaint.get("make_square", False)),
+            aspect=tuple(outpaint["aspect"]) if outpaint.get("aspect") else None,
+        ),
+    )
+
+
+def source_of(spec: dict[str, Any]) -> SourceRef | None:
+    source = spec.get("source")
+    return SourceRef(source["job"], int(source["index"])) if source else None

@@ -1,0 +1,448 @@
+"""The life of a job in Discord: admit, queue, render, store, deliver — restart-proof.
+
+The database holds the truth. This service keeps only what is in flight (engine handles and
+throttling), and rebuilds it from the database at start-up (recovery). Blocking work (image
+encoding, file I/O) runs in threads; the event loop only waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import re
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from PIL import Image
+
+from bot import texts
+from bot.buttons import grid_view, single_view
+from bot.fetch import Fetcher
+from bot.jobspec import request_from_spec, source_of
+from bot.moderation import BannedWords
+from bot.settings import Settings
+from bot.tasks import TaskGroup
+from db import Database, ImageStore, JobKind, JobMode, JobStatus, Limits, NewImage, NewJob
+from db import jobs as repo
+from db.errors import StorageError
+from db.recovery import recover
+from engine import Engine, EngineError, JobCancelledError, JobHandle, Progress, SpeedMode
+from engine.grid import compose_grid, encode_png, encode_to_fit, preview
+
+__all__ = ["JobService", "JobView"]
+
+log = logging.getLogger(__name__)
+
+DM_UPLOAD_LIMIT = 10 * 1024 * 1024
+PREVIEW_SIDE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """What the service needs of a job row, detached from any database session."""
+
+    id: str
+    user_id: int
+    channel_id: int | None
+    prompt: str
+    label: str | None
+    mode: str
+    kind: str
+    progress_message_id: int | None
+    spec: dict[str, Any]
+
+    @classmethod
+    def of(cls, job: Any) -> JobView:
+        return cls(
+            job.id,
+            job.user_id,
+            job.channel_id,
+            job.prompt,
+            job.parameters.get("label"),
+            str(job.mode),
+            str(job.kind),
+            job.progress_message_id,
+            job.parameters.get("spec", {}),
+        )
+
+
+class JobService:
+    def __init__(
+        self,
+        client: discord.Client,
+        settings: Settings,
+        db: Database,
+        store: ImageStore,
+        engine: Engine,
+        fetcher: Fetcher,
+        banned: BannedWords,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.db = db
+        self.store = store
+        self.engine = engine
+        self.fetcher = fetcher
+        self.banned = banned
+        self.limits = Limits(settings.mj_max_active_jobs, settings.mj_max_queued_jobs)
+        self.accepting = True
+        self._handles: dict[str, JobHandle] = {}
+        self._views: dict[str, JobView] = {}
+        self._user_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._last_edit: dict[str, float] = {}
+        self._started: set[str] = set()
+        self._tasks = TaskGroup()
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Put right what a crash or restart left: requeue, deliver, report failures."""
+        async with self.db.session() as session:
+            plan = await recover(session, max_attempts=self.settings.mj_max_attempts)
+        for job in plan.failed:
+            await self._edit_progress(
+                JobView.of(job),
+                texts.failed_text(
+                    job.prompt,
+                    job.parameters.get("label"),
+                    job.user_id,
+                    "interrupted too many times",
+                ),
+            )
+        for job in plan.deliver:
+            self._tasks.spawn(self.deliver(job.id), name=f"deliver-{job.id}")
+        for user_id in dict.fromkeys(job.user_id for job in plan.resubmit):
+            await self.pump(user_id)
+        log.info(
+            "recovered: %d to run, %d to deliver, %d failed",
+            len(plan.resubmit),
+            len(plan.deliver),
+            len(plan.failed),
+        )
+        self._tasks.spawn(self._report_queue(), name="queue-reporter")
+
+    async def close(self) -> None:
+        self.accepting = False
+        await self.engine.close()
+        await self._tasks.cancel_all()
+
+    # -- admission ---------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        *,
+        user_id: int,
+        channel_id: int,
+        guild_id: int | None,
+        kind: JobKind,
+        prompt: str,
+        raw: str,
+        spec: dict[str, Any],
+        mode: JobMode,
+        label: str | None = None,
+        parent_job_id: str | None = None,
+        parent_index: int | None = None,
+    ) -> repo.Admission:
+        """Admit a job (raises :class:`~db.QueueFullError`), post its waiting message, and
+        start it when the user's limits allow."""
+        new = NewJob(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            kind=kind,
+            prompt=prompt,
+            raw_prompt=raw,
+            parameters={"spec": spec, "label": label},
+            mode=mode,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            parent_job_id=parent_job_id,
+            parent_index=parent_index,
+            seeds=tuple(spec.get("seeds", ())),
+        )
+        async with self.db.session() as session:
+            admission = await repo.create_job(session, new, self.limits)
+        message = await self._channel(channel_id).send(
+            texts.waiting_text(prompt, label, user_id),
+            allowed_mentions=discord.AllowedMentions(users=True),
+        )
+        async with self.db.session() as session:
+            await repo.set_messages(session, new.id, progress=message.id)
+        await self.pump(user_id)
+        return admission
+
+    async def pump(self, user_id: int) -> None:
+        """Hand the user's oldest queued jobs to the engine while their limit allows."""
+        if not self.accepting:
+            return
+        async with self._user_locks[user_id]:
+            running = sum(1 for view in self._views.values() if view.user_id == user_id)
+            room = self.limits.max_active - running
+            if room <= 0:
+                return
+            async with self.db.session() as session:
+                waiting = [
+                    JobView.of(j)
+                    for j in await repo.queued(session, user_id)
+                    if j.id not in self._handles
+                ]
+            for view in waiting[:room]:
+                await self._start(view)
+
+    async def _start(self, view: JobView) -> None:
+        try:
+            source = source_of(view.spec)
+            record = await self.image_record(source.job_id, source.index) if source else None
+            request = await asyncio.to_thread(self._build_request, view.spec, record)
+        except StorageError as error:
+            await self._fail(view, f"its source image is unavailable ({error})")
+            return
+        handle = self.engine.submit(
+            request,
+            job_id=view.id,
+            user_id=str(view.user_id),
+            mode=SpeedMode(view.mode),
+            on_progress=lambda p: self._on_progress(view, p),
+        )
+        self._handles[view.id] = handle
+        self._views[view.id] = view
+        self._tasks.spawn(self._finish(view, handle), name=f"job-{view.id}")
+
+    def _build_request(self, spec: dict[str, Any], record: tuple[str, str] | None) -> Any:
+        image = self.read_image(*record) if record is not None else None
+        return request_from_spec(spec, image)
+
+    def read_image(self, path: str, sha256: str) -> Image.Image:
+        """A stored image, verified against its hash (blocking: call in a thread)."""
+        image = Image.open(io.BytesIO(self.store.read(path, sha256)))
+        image.load()
+        return image
+
+    async def image_record(self, job_id: str, index: int) -> tuple[str, str]:
+        """Where image ``index`` (0-based) of a job is stored: ``(path, sha256)``."""
+        async with self.db.session() as session:
+            job = await repo.get_job(session, job_id, with_images=True)
+        for image in job.images:
+            if image.index == index:
+                return image.path, image.sha256
+        raise StorageError(f"job {job_id} has no image {index + 1}")
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _on_progress(self, view: JobView, progress: Progress) -> None:
+        if view.id not in self._started:
+            self._started.add(view.id)
+            self._tasks.spawn(self._mark_running(view.id), name=f"running-{view.id}")
+        now = time.monotonic()
+        if progress.percent >= 100:
+            return
+        if now - self._last_edit.get(view.id, 0.0) < self.settings.mj_progress_interval:
+            return
+        self._last_edit[view.id] = now
+        text = texts.progress_text(
+            view.prompt, view.label, view.user_id, progress.percent, view.mode
+        )
+        self._tasks.spawn(
+            self._edit_progress(view, text, progress.preview), name=f"progress-{view.id}"
+        )
+
+    async def _mark_running(self, job_id: str) -> None:
+        async with self.db.session() as session:
+            job = await repo.get_job(session, job_id)
+            if job.status is JobStatus.QUEUED:
+                await repo.transition(session, job_id, JobStatus.RUNNING)
+
+    async def _finish(self, view: JobView, handle: JobHandle) -> None:
+        try:
+            result = await handle.future
+        except JobCancelledError:
+            if self.accepting:
+                await self._set_status(view.id, JobStatus.CANCELLED)
+                await self._edit_progress(
+                    view, texts.stopped_text(view.prompt, view.label, view.user_id)
+                )
+            else:  # shutting down: leave it queued for the next start
+                await self._set_status(view.id, JobStatus.QUEUED)
+        except EngineError as error:
+            log.warning("job %s failed: %s", view.id, error)
+            await self._fail(view, str(error))
+        else:
+            await self._complete(view, result)
+        finally:
+            self._handles.pop(view.id, None)
+            self._views.pop(view.id, None)
+            self._last_edit.pop(view.id, None)
+            self._started.discard(view.id)
+            await self.pump(view.user_id)
+
+    async def _complete(self, view: JobView, result: Any) -> None:
+        stored = await asyncio.to_thread(self._store_images, result)
+        async with self.db.session() as session:
+            job = await repo.get_job(session, view.id)
+            if job.status is JobStatus.QUEUED:
+                await repo.transition(session, view.id, JobStatus.RUNNING)
+            await repo.transition(
+                session,
+                view.id,
+                JobStatus.DONE,
+                gpu_seconds=result.seconds,
+                model=result.model,
+                seeds=result.seeds,
+                parameters={"effective": result.parameters},
+            )
+            await repo.attach_images(session, view.id, stored)
+        await self.deliver(view.id)
+
+    def _store_images(self, result: Any) -> list[NewImage]:
+        images = []
+        for index, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
+            stored = self.store.put(encode_png(image), "png")
+            images.append(
+                NewImage(index, image.width, image.height, stored.path, stored.sha256, "png", seed)
+            )
+        return images
+
+    async def _fail(self, view: JobView, reason: str) -> None:
+        await self._set_status(view.id, JobStatus.FAILED, error=reason)
+        await self._edit_progress(
+            view, texts.failed_text(view.prompt, view.label, view.user_id, reason)
+        )
+
+    async def _set_status(self, job_id: str, status: JobStatus, error: str | None = None) -> None:
+        async with self.db.session() as session:
+            job = await repo.get_job(session, job_id)
+            if status is JobStatus.QUEUED and job.status is JobStatus.QUEUED:
+                return
+            if status not in repo.TRANSITIONS[job.status]:
+                log.warning("job %s: ignoring %s → %s", job_id, job.status, status)
+                return
+            await repo.transition(session, job_id, status, error=error)
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    async def deliver(self, job_id: str) -> None:
+        """Post a finished job's result with its buttons, once, then drop its waiting message."""
+        async with self.db.session() as session:
+            job = await repo.get_job(session, job_id, with_images=True)
+        if job.delivered or job.channel_id is None:
+            return
+        view = JobView.of(job)
+        files = [(i.path, i.sha256) for i in job.images]
+        channel = self._channel(job.channel_id)
+        limit = self._upload_limit(channel)
+        encoded = await asyncio.to_thread(self._encode_result, files, limit)
+        name = f"{_slug(job.prompt)}_{job.id}{encoded.extension}"
+        buttons = (
+            grid_view(job.id)
+            if len(files) == 4
+            else single_view(
+                job.id,
+                1,
+                _is_square(job.images[0].width, job.images[0].height),
+                upscaled=job.kind == JobKind.UPSCALE,
+            )
+        )
+        message = await channel.send(
+            texts.final_text(view.prompt, view.label, view.user_id, view.mode),
+            file=discord.File(io.BytesIO(encoded.data), filename=name),
+            view=buttons,
+            nonce=_nonce(job.id),
+            allowed_mentions=discord.AllowedMentions(users=True),
+        )
+        async with self.db.session() as session:
+            await repo.mark_delivered(session, job.id, message.id)
+        if job.progress_message_id is not None:
+            await self._delete_message(job.channel_id, job.progress_message_id)
+
+    def _encode_result(self, files: list[tuple[str, str]], limit: int) -> Any:
+        images = [Image.open(io.BytesIO(self.store.read(path, sha))) for path, sha in files]
+        picture = compose_grid(images) if len(images) > 1 else images[0]
+        return encode_to_fit(picture, limit)
+
+    def _upload_limit(self, channel: Any) -> int:
+        guild = getattr(channel, "guild", None)
+        return int(guild.filesize_limit) if guild is not None else DM_UPLOAD_LIMIT
+
+    # -- Discord helpers ---------------------------------------------------------------------
+
+    def _channel(self, channel_id: int) -> Any:
+        channel = self.client.get_channel(channel_id)
+        return channel if channel is not None else self.client.get_partial_messageable(channel_id)
+
+    async def _edit_progress(
+        self, view: JobView, text: str, image: Image.Image | None = None
+    ) -> None:
+        if view.channel_id is None or view.progress_message_id is None:
+            return
+        message = self._channel(view.channel_id).get_partial_message(view.progress_message_id)
+        try:
+            if image is None:
+                await message.edit(content=text)
+            else:
+                data = await asyncio.to_thread(_preview_png, image)
+                await message.edit(
+                    content=text,
+                    attachments=[
+                        discord.File(io.BytesIO(data), filename=f"progress_{view.id}.png")
+                    ],
+                )
+        except discord.NotFound:
+            log.info("job %s: its waiting message is gone", view.id)
+        except discord.HTTPException as error:
+            log.warning("job %s: could not edit its waiting message: %s", view.id, error)
+
+    async def _delete_message(self, channel_id: int, message_id: int) -> None:
+        with contextlib.suppress(discord.NotFound):
+            await self._channel(channel_id).get_partial_message(message_id).delete()
+
+    async def _report_queue(self) -> None:
+        """Keep waiting messages honest: their place in the queue and when they will start."""
+        shown: dict[str, str] = {}
+        interval = max(3.0, self.settings.mj_progress_interval)
+        while self.accepting:
+            await asyncio.sleep(interval)
+            for job_id, view in list(self._views.items()):
+                if job_id in self._started:
+                    continue
+                note = self.queue_note(job_id)
+                if note and shown.get(job_id) != note:
+                    shown[job_id] = note
+                    await self._edit_progress(
+                        view, texts.waiting_text(view.prompt, view.label, view.user_id, note)
+                    )
+            for job_id in set(shown) - set(self._views):
+                del shown[job_id]
+
+    def queue_note(self, job_id: str) -> str:
+        handle = self._handles.get(job_id)
+        if handle is None:
+            return ""
+        position = handle.position()
+        wait = handle.estimated_wait()
+        if position is None or wait is None:
+            return ""
+        return f"Position {position + 1} in the queue · starts <t:{int(time.time() + wait)}:R>"
+
+
+def _preview_png(image: Image.Image) -> bytes:
+    return encode_png(preview(image, PREVIEW_SIDE))
+
+
+def _slug(prompt: str) -> str:
+    words = re.sub(r"[^a-z0-9]+", "_", prompt.lower().split(" --")[0]).strip("_")
+    return words[:48].rstrip("_") or "image"
+
+
+def _nonce(job_id: str) -> str:
+    # Discord de-duplicates messages with the same nonce: a delivery repeated after a crash
+    # between posting and recording it gives the same message, not a second one.
+    return job_id.replace("-", "")[:25]
+
+
+def _is_square(width: int, height: int) -> bool:
+    return width == height

@@ -1,0 +1,94 @@
+"""Settings from the environment (or ``.env``): the only place the bot reads configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+
+class SettingsError(Exception):
+    """Missing or invalid settings; ``str()`` lists every problem, one per line."""
+
+
+class Settings(BaseSettings):
+    """Every key is documented in ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    discord_token: SecretStr
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    discord_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    mj_data_dir: Path = Path("data")
+    mj_database_url: str | None = None
+    mj_model: str = "builtin:tiny"
+    mj_models: dict[str, str] = Field(default_factory=dict)
+    mj_model_config: Path | None = None
+    mj_device: str = "auto"
+    mj_max_active_jobs: int = Field(3, ge=1, le=100)
+    mj_max_queued_jobs: int = Field(10, ge=0, le=1000)
+    mj_max_permutations: int = Field(40, ge=1, le=200)
+    mj_banned_words_file: Path | None = None
+    mj_fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mj_progress_interval: float = Field(3.0, ge=0.0)
+    mj_max_attempts: int = Field(3, ge=1)
+    mj_log_level: str = "INFO"
+
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(" ", "").split(",") if part]
+        return value
+
+    @field_validator("mj_fetch_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mj_models", mode="before")
+    @classmethod
+    def _parse_models(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) and value.strip() else value or {}
+
+    @field_validator("mj_banned_words_file")
+    @classmethod
+    def _file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist")
+        return value
+
+    @property
+    def models(self) -> dict[str, str]:
+        """Version key → model source; ``default`` is ``MJ_MODEL``."""
+        return {"default": self.mj_model, **self.mj_models}
+
+    @property
+    def database_url(self) -> str:
+        if self.mj_database_url:
+            return self.mj_database_url
+        return f"sqlite+aiosqlite:///{(self.mj_data_dir / 'mjbot.db').resolve()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; raises :class:`SettingsError` listing every missing/invalid key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            key = "_".join(str(part) for part in problem["loc"][:1]).upper() or "(settings)"
+            reason = "is required" if problem["type"] == "missing" else problem["msg"]
+            lines.append(f"  {key}: {reason}")
+        raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None

@@ -1,0 +1,83 @@
+"""What the bot says: Midjourney's message formats and error embeds, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import discord
+
+__all__ = [
+    "ERROR_COLOUR",
+    "WARNING_COLOUR",
+    "error_embed",
+    "final_text",
+    "mode_label",
+    "progress_text",
+    "single_image_text",
+    "waiting_text",
+]
+
+ERROR_COLOUR = 0xFF0000
+WARNING_COLOUR = 0xFFFF00
+MODE_LABELS = {"fast": "fast", "relax": "relaxed", "turbo": "turbo"}
+
+JOB_QUEUED = (
+    "You have reached the maximum allowed number of concurrent jobs. Don't worry, "
+    "this job will start as soon as another one finishes!"
+)
+QUEUE_FULL = (
+    "Your job queue is full. Please wait for a job to finish first, then resubmit this one."
+)
+BANNED = (
+    "Sorry! Our AI moderator thinks this prompt is probably against our community "
+    "standards. Please review our current community standards: the banned phrase was "
+    "“{phrase}”."
+)
+
+
+def mode_label(mode: str) -> str:
+    return MODE_LABELS.get(mode, mode)
+
+
+def _head(prompt: str, label: str | None, user_id: int) -> str:
+    who = f"{label} by <@{user_id}>" if label else f"<@{user_id}>"
+    return f"**{prompt}** - {who}"
+
+
+def waiting_text(prompt: str, label: str | None, user_id: int, queue_note: str = "") -> str:
+    text = f"{_head(prompt, label, user_id)} (Waiting to start)"
+    return f"{text}\n{queue_note}" if queue_note else text
+
+
+def progress_text(prompt: str, label: str | None, user_id: int, percent: int, mode: str) -> str:
+    return f"{_head(prompt, label, user_id)} ({percent}%) ({mode_label(mode)})"
+
+
+def final_text(prompt: str, label: str | None, user_id: int, mode: str) -> str:
+    return f"{_head(prompt, label, user_id)} ({mode_label(mode)})"
+
+
+def failed_text(prompt: str, label: str | None, user_id: int, reason: str) -> str:
+    return f"{_head(prompt, label, user_id)} (Failed: {reason})"
+
+
+def stopped_text(prompt: str, label: str | None, user_id: int) -> str:
+    return f"{_head(prompt, label, user_id)} (Stopped)"
+
+
+def single_image_text(prompt: str, index: int, user_id: int) -> str:
+    return f"**{prompt}** - Image #{index} <@{user_id}>"
+
+
+def error_embed(
+    title: str, description: str, *, footer: str | None = None, warning: bool = False
+) -> discord.Embed:
+    import discord
+
+    embed = discord.Embed(
+        title=title, description=description, colour=WARNING_COLOUR if warning else ERROR_COLOUR
+    )
+    if footer:
+        embed.set_footer(text=footer[:2048])
+    return embed

@@ -1,0 +1,68 @@
+"""Settings: one readable message listing every missing or invalid key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for key in (
+        "DISCORD_TOKEN",
+        "DISCORD_GUILD_IDS",
+        "MJ_MODEL",
+        "MJ_MODELS",
+        "MJ_MAX_ACTIVE_JOBS",
+        "MJ_FETCH_ALLOW_HOSTS",
+        "MJ_DATA_DIR",
+    ):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_settings_missing_token_is_named() -> None:
+    with pytest.raises(SettingsError, match="DISCORD_TOKEN: is required"):
+        load_settings()
+
+
+def test_settings_lists_every_problem_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MJ_MAX_ACTIVE_JOBS", "0")
+    monkeypatch.setenv("MJ_BANNED_WORDS_FILE", "/nowhere/words.txt")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "DISCORD_TOKEN" in message
+    assert "MJ_MAX_ACTIVE_JOBS" in message
+    assert "MJ_BANNED_WORDS_FILE" in message
+
+
+def test_settings_parse_lists_and_maps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    monkeypatch.setenv("DISCORD_GUILD_IDS", "1, 2,3")
+    monkeypatch.setenv("MJ_FETCH_ALLOW_HOSTS", "127.0.0.1:8080, cdn.local")
+    monkeypatch.setenv("MJ_MODELS", '{"6": "/models/sdxl", "niji": "/models/anime"}')
+    monkeypatch.setenv("MJ_DATA_DIR", "/srv/mj")
+    settings = load_settings()
+    assert settings.discord_guild_ids == [1, 2, 3]
+    assert settings.mj_fetch_allow_hosts == ["127.0.0.1:8080", "cdn.local"]
+    assert settings.models == {
+        "default": "builtin:tiny",
+        "6": "/models/sdxl",
+        "niji": "/models/anime",
+    }
+    assert settings.database_url == "sqlite+aiosqlite:////srv/mj/mjbot.db"
+    assert settings.discord_token.get_secret_value() == "abc"
+    assert "abc" not in repr(settings)
+
+
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    settings = load_settings()
+    assert settings.discord_api_base_url == "https://discord.com/api/v10"
+    assert settings.discord_gateway_url == "wss://gateway.discord.gg/"
+    assert (settings.mj_max_active_jobs, settings.mj_max_queued_jobs) == (3, 10)
+    assert settings.mj_model == "builtin:tiny"
