@@ -139,6 +139,7 @@ async def _enqueue_child(
             label=label,
             parent_job_id=parent.id,
             parent_index=index,
+            upload_limit=interaction.filesize_limit,
         )
     except QueueFullError as error:
         await reply_admission_error(interaction, error)

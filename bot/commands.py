@@ -109,6 +109,7 @@ async def start_jobs(
                 raw=raw,
                 spec=spec,
                 mode=JobMode(str(mode_of(prompt))),
+                upload_limit=interaction.filesize_limit,
             )
         except QueueFullError:
             notes.append(

@@ -40,6 +40,7 @@ __all__ = ["JobService", "JobView"]
 log = logging.getLogger(__name__)
 
 DM_UPLOAD_LIMIT = 10 * 1024 * 1024
+HTTP_TOO_LARGE = 413
 PREVIEW_SIDE = 256
 
 
@@ -98,6 +99,7 @@ class JobService:
         self._last_edit: dict[str, float] = {}
         self._started: set[str] = set()
         self._tasks = TaskGroup()
+        self._job_tasks: set[asyncio.Task[Any]] = set()
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -128,8 +130,12 @@ class JobService:
         self._tasks.spawn(self._report_queue(), name="queue-reporter")
 
     async def close(self) -> None:
+        """Stop accepting; cancel running jobs and record them as queued for the next start."""
         self.accepting = False
         await self.engine.close()
+        finishing = list(self._job_tasks)
+        if finishing:  # let them record their state before the rest is cancelled
+            await asyncio.wait(finishing, timeout=10)
         await self._tasks.cancel_all()
 
     # -- admission ---------------------------------------------------------------------------
@@ -148,6 +154,7 @@ class JobService:
         label: str | None = None,
         parent_job_id: str | None = None,
         parent_index: int | None = None,
+        upload_limit: int | None = None,
     ) -> repo.Admission:
         """Admit a job (raises :class:`~db.QueueFullError`), post its waiting message, and
         start it when the user's limits allow."""
@@ -157,7 +164,7 @@ class JobService:
             kind=kind,
             prompt=prompt,
             raw_prompt=raw,
-            parameters={"spec": spec, "label": label},
+            parameters={"spec": spec, "label": label, "upload_limit": upload_limit},
             mode=mode,
             guild_id=guild_id,
             channel_id=channel_id,
@@ -211,7 +218,9 @@ class JobService:
         )
         self._handles[view.id] = handle
         self._views[view.id] = view
-        self._tasks.spawn(self._finish(view, handle), name=f"job-{view.id}")
+        task = self._tasks.spawn(self._finish(view, handle), name=f"job-{view.id}")
+        self._job_tasks.add(task)
+        task.add_done_callback(self._job_tasks.discard)
 
     def _build_request(self, spec: dict[str, Any], record: tuple[str, str] | None) -> Any:
         image = self.read_image(*record) if record is not None else None
@@ -334,9 +343,9 @@ class JobService:
         view = JobView.of(job)
         files = [(i.path, i.sha256) for i in job.images]
         channel = self._channel(job.channel_id)
-        limit = self._upload_limit(channel)
-        encoded = await asyncio.to_thread(self._encode_result, files, limit)
-        name = f"{_slug(job.prompt)}_{job.id}{encoded.extension}"
+        # The interaction told us this channel's upload limit; the guild's boost level is the
+        # fallback for jobs that did not come from an interaction.
+        limit = int(job.parameters.get("upload_limit") or self._upload_limit(channel))
         buttons = (
             grid_view(job.id)
             if len(files) == 4
@@ -347,17 +356,40 @@ class JobService:
                 upscaled=job.kind == JobKind.UPSCALE,
             )
         )
-        message = await channel.send(
-            texts.final_text(view.prompt, view.label, view.user_id, view.mode),
-            file=discord.File(io.BytesIO(encoded.data), filename=name),
-            view=buttons,
-            nonce=_nonce(job.id),
-            allowed_mentions=discord.AllowedMentions(users=True),
-        )
+        text = texts.final_text(view.prompt, view.label, view.user_id, view.mode)
+        message = await self._send_fitting(channel, text, files, limit, buttons, job)
         async with self.db.session() as session:
             await repo.mark_delivered(session, job.id, message.id)
         if job.progress_message_id is not None:
             await self._delete_message(job.channel_id, job.progress_message_id)
+
+    async def _send_fitting(
+        self,
+        channel: Any,
+        text: str,
+        files: list[tuple[str, str]],
+        limit: int,
+        buttons: discord.ui.View,
+        job: Any,
+    ) -> Any:
+        """Send the result under ``limit`` bytes; if Discord still finds it too large (the
+        limit changed), try once more at half the size."""
+        for attempt in range(2):
+            encoded = await asyncio.to_thread(self._encode_result, files, limit)
+            name = f"{_slug(job.prompt)}_{job.id}{encoded.extension}"
+            try:
+                return await channel.send(
+                    text,
+                    file=discord.File(io.BytesIO(encoded.data), filename=name),
+                    view=buttons,
+                    nonce=_nonce(job.id),
+                    allowed_mentions=discord.AllowedMentions(users=True),
+                )
+            except discord.HTTPException as error:
+                if error.status != HTTP_TOO_LARGE or attempt:
+                    raise
+                limit //= 2
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _encode_result(self, files: list[tuple[str, str]], limit: int) -> Any:
         images = [Image.open(io.BytesIO(self.store.read(path, sha))) for path, sha in files]
