@@ -50,6 +50,7 @@ class MjBot(commands.Bot):
                 devices=(settings.mj_device,),
                 cache_dir=settings.mj_data_dir / "models",
                 single_file_config=settings.mj_model_config,
+                steps=settings.mj_steps,
             )
         )
         await engine.start()

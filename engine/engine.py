@@ -36,6 +36,8 @@ class EngineConfig:
     single_file_config: Path | None = None
     sampler: str = "dpm++"
     starvation_s: float | None = 600.0
+    steps: int | None = None
+    """Sampling steps at ``--q 1`` for every model (default: 30; 8 for built-in models)."""
 
 
 @dataclass(eq=False)
@@ -91,6 +93,7 @@ class Engine:
                 cache_dir=config.cache_dir,
                 single_file_config=config.single_file_config,
                 sampler=config.sampler,
+                steps=config.steps,
             )
             self._workers.append(
                 DeviceWorker(device, registry, self.scheduler, self._claim, self._finished)

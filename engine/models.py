@@ -125,6 +125,7 @@ def load_model(
     cache_dir: Path,
     single_file_config: Path | None = None,
     sampler: str = "dpm++",
+    steps: int | None = None,
 ) -> LoadedModel:
     """Load ``source``: ``builtin:tiny[-sdxl]``, a diffusers folder, a ``.safetensors``/``.ckpt``
     checkpoint (with configs from ``single_file_config``), or a Hub id (from the local cache
@@ -153,7 +154,8 @@ def load_model(
         raise
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"could not load model {source}: {error}") from error
-    steps = BASE_STEPS["builtin"] if builtin else None
+    if steps is None and builtin:
+        steps = BASE_STEPS["builtin"]
     return prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
 
 
@@ -262,8 +264,10 @@ class ModelRegistry:
         cache_dir: Path,
         single_file_config: Path | None = None,
         sampler: str = "dpm++",
+        steps: int | None = None,
     ) -> None:
         self.catalog = catalog
+        self.steps = steps
         self.device = device
         self.dtype = dtype
         self.cache_dir = cache_dir
@@ -285,5 +289,6 @@ class ModelRegistry:
                 cache_dir=self.cache_dir,
                 single_file_config=self.single_file_config,
                 sampler=self.sampler,
+                steps=self.steps,
             )
         return self._loaded[source]

@@ -46,19 +46,29 @@ class BotHarness:
 
     def settings(self) -> Settings:
         values: dict[str, Any] = {
-            "discord_token": self.emu.token, "discord_api_base_url": self.emu.api_base,
+            "discord_token": self.emu.token,
+            "discord_api_base_url": self.emu.api_base,
             "discord_gateway_url": self.emu.gateway_url,
-            "discord_guild_ids": [self.emu.guild_id], "mj_data_dir": self.data_dir,
-            "mj_progress_interval": 0.0, "mj_model": "builtin:tiny", **self.overrides}
+            "discord_guild_ids": [self.emu.guild_id],
+            "mj_data_dir": self.data_dir,
+            "mj_progress_interval": 0.0,
+            "mj_model": "builtin:tiny",
+            **self.overrides,
+        }
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     async def start(self) -> MjBot:
         point_discord_at(self.emu.api_base, self.emu.gateway_url)
         self.bot = MjBot(self.settings(), guild_ready_timeout=0.05)
         self._task = asyncio.create_task(self.bot.start(self.emu.token))
-        await self.emu.wait_for(lambda: (self.bot is not None and self.bot.is_ready())
-                                or (self._task is not None and self._task.done()), 60,
-                                what="the bot to be ready")
+        await self.emu.wait_for(
+            lambda: (
+                (self.bot is not None and self.bot.is_ready())
+                or (self._task is not None and self._task.done())
+            ),
+            60,
+            what="the bot to be ready",
+        )
         if self._task.done():
             self._task.result()  # raise what went wrong at start
         return self.bot
@@ -78,8 +88,9 @@ class BotHarness:
 
 
 @pytest.fixture
-async def harness(emu: Emulator, tmp_path: Path, shared_models: Path,
-                  request: pytest.FixtureRequest) -> AsyncIterator[BotHarness]:
+async def harness(
+    emu: Emulator, tmp_path: Path, shared_models: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[BotHarness]:
     marker = request.node.get_closest_marker("bot_settings")
     overrides = dict(marker.kwargs) if marker else {}
     bot = BotHarness(emu, tmp_path / "data", shared_models, **overrides)
@@ -103,15 +114,23 @@ def results(emu: Emulator, pattern: str) -> list[Message]:
     """Results: the bot's non-ephemeral messages with an image whose content matches
     ``pattern`` (a job's waiting message, even with a progress preview, is not one)."""
     regex = re.compile(pattern)
-    return [m for m in emu.messages() if not m.ephemeral and m.attachments
-            and m.author_id == emu.bot_user.id and regex.search(m.content)
-            and not PROGRESS.search(m.content)]
+    return [
+        m
+        for m in emu.messages()
+        if not m.ephemeral
+        and m.attachments
+        and m.author_id == emu.bot_user.id
+        and regex.search(m.content)
+        and not PROGRESS.search(m.content)
+    ]
 
 
-async def wait_result(emu: Emulator, pattern: str, count: int = 1,
-                      timeout: float = 60) -> Message:  # noqa: ASYNC109 - passed to wait_for
-    found = await emu.wait_for(lambda: len(results(emu, pattern)) >= count
-                               and results(emu, pattern), timeout, what=f"a result /{pattern}/")
+async def wait_result(emu: Emulator, pattern: str, count: int = 1, timeout: float = 60) -> Message:  # noqa: ASYNC109 - passed to wait_for
+    found = await emu.wait_for(
+        lambda: len(results(emu, pattern)) >= count and results(emu, pattern),
+        timeout,
+        what=f"a result /{pattern}/",
+    )
     return found[count - 1]
 
 
@@ -124,8 +143,12 @@ def image_of(emu: Emulator, message: Message) -> Image.Image:
 def labels(message: Message) -> list[list[str]]:
     rows = []
     for row in message.components:
-        rows.append([c.get("label") or (c.get("emoji") or {}).get("name", "")
-                     for c in row.get("components", [])])
+        rows.append(
+            [
+                c.get("label") or (c.get("emoji") or {}).get("name", "")
+                for c in row.get("components", [])
+            ]
+        )
     return rows
 
 

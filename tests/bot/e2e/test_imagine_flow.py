@@ -27,9 +27,12 @@ async def test_imagine_grid_then_buttons(emu: Emulator, harness: BotHarness) -> 
     assert labels(grid) == [["U1", "U2", "U3", "U4", "🔄"], ["V1", "V2", "V3", "V4"]]
     assert image_of(emu, grid).size == (640, 384)  # 2×2 of 320×192 (16:9 at tiny's 256)
     # the waiting message (edited with progress) goes once the result is posted
-    await emu.wait_for(lambda: not [m for m in emu.messages()
-                                    if "Waiting to start" in m.content or "%)" in m.content],
-                       what="the waiting message to be removed")
+    await emu.wait_for(
+        lambda: (
+            not [m for m in emu.messages() if "Waiting to start" in m.content or "%)" in m.content]
+        ),
+        what="the waiting message to be removed",
+    )
     progress = [m for m in emu.messages(include_deleted=True) if m.deleted]
     assert any("%) (fast)" in r.get("content", "") for m in progress for r in m.revisions)
 
@@ -37,8 +40,13 @@ async def test_imagine_grid_then_buttons(emu: Emulator, harness: BotHarness) -> 
     await emu.click(grid.id, custom_id(grid, "U2"), alice)
     single = await wait_result(emu, rf"Image #2 <@{alice.id}>$")
     assert image_of(emu, single).size == (320, 192)
-    assert labels(single)[0] == ["Upscale (Subtle)", "Upscale (Creative)", "Vary (Subtle)",
-                                 "Vary (Strong)", "Vary (Region)"]
+    assert labels(single)[0] == [
+        "Upscale (Subtle)",
+        "Upscale (Creative)",
+        "Vary (Subtle)",
+        "Vary (Strong)",
+        "Vary (Region)",
+    ]
     assert "Make Square" in labels(single)[1]
 
     # Upscale (Subtle): exactly twice the size, and no upscale buttons on the result
@@ -56,8 +64,7 @@ async def test_imagine_grid_then_buttons(emu: Emulator, harness: BotHarness) -> 
     # 🔄: same prompt, new seeds
     await emu.click(grid.id, custom_id(grid, "🔄"), alice)
     reroll = await wait_result(emu, rf"^\*\*{PROMPT}\*\* - <@{alice.id}> \(fast\)$", count=2)
-    assert emu.attachment_bytes(reroll.attachments[0]) != emu.attachment_bytes(
-        grid.attachments[0])
+    assert emu.attachment_bytes(reroll.attachments[0]) != emu.attachment_bytes(grid.attachments[0])
 
     # Zoom Out 2x and Pan ⬅️ from the single image
     await emu.click(single.id, custom_id(single, "Zoom Out 2x"), alice)
@@ -69,9 +76,14 @@ async def test_imagine_grid_then_buttons(emu: Emulator, harness: BotHarness) -> 
     emu.assert_no_violations()
 
 
-@pytest.mark.parametrize(("prompt", "title"), [
-    ("a cat --chaos 150", "Invalid parameter"), ("a cat --ar16:9", "Invalid parameter"),
-    ("https://example.com/a.png", "Invalid prompt")])
+@pytest.mark.parametrize(
+    ("prompt", "title"),
+    [
+        ("a cat --chaos 150", "Invalid parameter"),
+        ("a cat --ar16:9", "Invalid parameter"),
+        ("https://example.com/a.png", "Invalid prompt"),
+    ],
+)
 async def test_bad_prompt_gets_a_red_ephemeral_embed_and_queues_nothing(
     emu: Emulator, harness: BotHarness, prompt: str, title: str
 ) -> None:

@@ -26,14 +26,14 @@ def occupy_the_gpu(harness: BotHarness) -> JobHandle:
     assert harness.bot is not None
     return harness.bot.service.engine.submit(
         GenerationRequest(prompt=(WeightedText("a long job"),), steps=5000, count=1),
-        user_id="someone-else")
+        user_id="someone-else",
+    )
 
 
 @pytest.mark.bot_settings(mj_max_active_jobs=3, mj_max_queued_jobs=10)
 async def test_limits_with_16_rapid_submissions(emu: Emulator, harness: BotHarness) -> None:
     blocker = occupy_the_gpu(harness)
-    records = await asyncio.gather(*(imagine(emu, f"a lighthouse number {i}")
-                                     for i in range(16)))
+    records = await asyncio.gather(*(imagine(emu, f"a lighthouse number {i}") for i in range(16)))
     replies = await asyncio.gather(*(_final_reply(emu, r) for r in records))
     titles = [r for r in replies if r]
     assert titles.count("Queue full") == 3
@@ -45,8 +45,9 @@ async def test_limits_with_16_rapid_submissions(emu: Emulator, harness: BotHarne
         await blocker.future
     final = r"a lighthouse number \d+\*\* - <@\d+> \(fast\)$"
     await wait_result(emu, final, count=13, timeout=120)
-    await emu.wait_for(lambda: not [m for m in emu.messages() if "%)" in m.content
-                                    or "Waiting" in m.content])
+    await emu.wait_for(
+        lambda: not [m for m in emu.messages() if "%)" in m.content or "Waiting" in m.content]
+    )
     assert len(results(emu, final)) == 13  # and nothing twice
 
 
@@ -83,8 +84,7 @@ async def test_same_seed_reproduces_the_grid(emu: Emulator, harness: BotHarness)
     await imagine(emu, "a quiet harbour --seed 42")
     first = await wait_result(emu, r"a quiet harbour --seed 42\*\*", count=1)
     second = await wait_result(emu, r"a quiet harbour --seed 42\*\*", count=2)
-    assert emu.attachment_bytes(first.attachments[0]) == emu.attachment_bytes(
-        second.attachments[0])
+    assert emu.attachment_bytes(first.attachments[0]) == emu.attachment_bytes(second.attachments[0])
 
 
 async def test_upload_over_the_limit_falls_back_to_a_smaller_format(
@@ -101,8 +101,7 @@ async def test_upload_over_the_limit_falls_back_to_a_smaller_format(
 
 
 @pytest.mark.bot_settings(mj_banned_words_file=None)
-async def test_banned_prompt_is_refused(emu: Emulator, tmp_path: Path,
-                                        harness: BotHarness) -> None:
+async def test_banned_prompt_is_refused(emu: Emulator, tmp_path: Path, harness: BotHarness) -> None:
     words = tmp_path / "banned.txt"
     words.write_text("gore\n", encoding="utf-8")
     harness.overrides["mj_banned_words_file"] = words
@@ -117,8 +116,9 @@ async def test_permutations_over_four_ask_first(emu: Emulator, harness: BotHarne
     record = await imagine(emu, "a {red, green, blue} {car, bike} --seed 1")
     reply = await emu.response_of(record)
     assert "6 jobs" in reply["data"]["content"]
-    yes = next(c for row in reply["data"]["components"] for c in row["components"]
-               if c["label"] == "Yes")
+    yes = next(
+        c for row in reply["data"]["components"] for c in row["components"] if c["label"] == "Yes"
+    )
     assert record.original_message is not None
     await emu.click(record.original_message.id, yes["custom_id"], emu.alice)
     await wait_result(emu, r"\*\* - <@\d+> \(fast\)$", count=6, timeout=120)
@@ -142,8 +142,9 @@ async def test_vary_region_explains_and_custom_zoom_opens_a_modal(
     assert modal["type"] == 9
     field = modal["data"]["components"][0]["components"][0]
     assert field["value"].endswith("--zoom 2")
-    await emu.submit_modal(zoom, {field["custom_id"]: "a tall tower --seed 9 --zoom 1.5 "
-                                                      "--ar 2:1"}, emu.alice)
+    await emu.submit_modal(
+        zoom, {field["custom_id"]: "a tall tower --seed 9 --zoom 1.5 --ar 2:1"}, emu.alice
+    )
     zoomed = await wait_result(emu, r"Zoom Out by <@")
     assert "--zoom" not in zoomed.content
     width, height = image_of(emu, zoomed).size

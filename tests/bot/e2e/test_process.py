@@ -1,0 +1,170 @@
+"""The bot as a real process (`mjbot serve`): start-up, signals, and a crash mid-job."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.bot.e2e.conftest import imagine, results, wait_result
+from tests.discord_emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[3]
+MJBOT = Path(sys.executable).with_name("mjbot")
+
+
+class BotProcess:
+    def __init__(self, emu: Emulator, data_dir: Path, models: Path, **env: str) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not (data_dir / "models").exists():
+            (data_dir / "models").symlink_to(models, target_is_directory=True)
+        self.env = {
+            **os.environ,
+            **emu.bot_env(),
+            "DISCORD_GUILD_IDS": str(emu.guild_id),
+            "MJ_DATA_DIR": str(data_dir),
+            "MJ_PROGRESS_INTERVAL": "0",
+            "HF_HUB_OFFLINE": "1",
+            **env,
+        }
+        self.env.pop("MJ_MODEL", None)
+        self.process: asyncio.subprocess.Process | None = None
+        self.log = data_dir / "bot.log"
+
+    async def start(self, *command: str) -> None:
+        # An asyncio subprocess: the emulator runs on this event loop and must keep serving.
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *(command or (str(MJBOT), "serve")), cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
+
+    async def stop(self, signum: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signum)
+        return await asyncio.wait_for(self.process.wait(), 60)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+async def _connected(emu: Emulator, bot: BotProcess) -> None:
+    def ready() -> bool:
+        assert bot.process is not None
+        if bot.process.returncode is not None:
+            raise AssertionError(f"the bot exited:\n{bot.output()[-3000:]}")
+        return emu.connected and bool(emu.commands(emu.guild_id))
+
+    await emu.wait_for(ready, 120, what="the bot process to connect and sync its commands")
+
+
+def _setup_command() -> tuple[dict[str, str], list[str]]:
+    """The README's main-job command, split into its variables and its words."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Set-up", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    line = block.strip().splitlines()[0].split("#", 1)[0].split()
+    variables = dict(word.split("=", 1) for word in line if re.match(r"^[A-Z_]+=", word))
+    return variables, [word for word in line if not re.match(r"^[A-Z_]+=", word)]
+
+
+async def test_readme_main_job_runs_the_bot_and_stops_cleanly(
+    emu: Emulator, tmp_path: Path, shared_models: Path
+) -> None:
+    variables, command = _setup_command()
+    assert command == ["./scripts/mjbot", "serve"]
+    assert set(variables) == {"DISCORD_TOKEN", "DISCORD_GUILD_IDS"}
+    bot = BotProcess(emu, tmp_path / "data", shared_models)  # real values for the placeholders
+    await bot.start(*command)
+    try:
+        await _connected(emu, bot)
+        assert [c["name"] for c in emu.commands(emu.guild_id)] == ["imagine"]
+        await imagine(emu, "a red fox in the snow --seed 7")
+        await wait_result(emu, r"a red fox in the snow --seed 7\*\* - <@\d+> \(fast\)$")
+    finally:
+        code = await bot.stop(signal.SIGTERM)
+    assert code == 0, bot.output()[-3000:]
+    assert "Every image it makes" in bot.output()  # the loud start-up warning about
+    assert "is noise" in bot.output()  # builtin:tiny
+    await emu.wait_disconnected()
+
+
+async def test_missing_settings_are_listed_and_exit_non_zero(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MJ_"))}
+    env["MJ_MAX_ACTIVE_JOBS"] = "zero"
+    process = await asyncio.create_subprocess_exec(
+        str(MJBOT),
+        "serve",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    message = stderr.decode()
+    assert "DISCORD_TOKEN: is required" in message
+    assert "MJ_MAX_ACTIVE_JOBS" in message
+    assert "Traceback" not in message
+
+
+async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
+    emu: Emulator, tmp_path: Path, shared_models: Path
+) -> None:
+    data = tmp_path / "data"
+    bot = BotProcess(emu, data, shared_models, MJ_STEPS="3000")  # long jobs: ~a minute each
+    await bot.start()
+    await _connected(emu, bot)
+    prompts = [f"a ship in a bottle number {i}" for i in range(3)]
+    for prompt in prompts:
+        await imagine(emu, prompt)
+
+    def first_job_running() -> bool:
+        with sqlite3.connect(data / "mjbot.db") as db:
+            return bool(db.execute("SELECT 1 FROM jobs WHERE status = 'running'").fetchall())
+
+    # Kill -9 once the first job is rendering (it reports progress, the database says so).
+    await emu.wait_for(
+        lambda: (
+            any(re.search(r"\(\d+%\)", m.content) for m in emu.messages()) and first_job_running()
+        ),
+        60,
+        what="the first job to be rendering",
+    )
+    await bot.stop(signal.SIGKILL)
+    await emu.wait_disconnected()
+    delivered_before = {p for p in prompts if results(emu, re.escape(p) + r"\*\* - ")}
+    assert len(delivered_before) < 3
+    with sqlite3.connect(data / "mjbot.db") as db:
+        states = dict(db.execute("SELECT prompt, status FROM jobs").fetchall())
+    assert "running" in states.values()
+
+    again = BotProcess(emu, data, shared_models, MJ_STEPS="8")
+    await again.start()
+    try:
+        await _connected(emu, again)
+        for prompt in prompts:
+            await wait_result(emu, re.escape(prompt) + r"\*\* - <@\d+> \(fast\)$", timeout=120)
+    finally:
+        assert await again.stop() == 0
+    for prompt in prompts:
+        assert len(results(emu, re.escape(prompt) + r"\*\* - <@\d+> \(fast\)$")) == 1
+    with sqlite3.connect(data / "mjbot.db") as db:
+        rows = db.execute("SELECT status, delivered, attempts FROM jobs").fetchall()
+    assert {(status, delivered) for status, delivered, _ in rows} == {("done", 1)}
+    assert max(attempts for *_, attempts in rows) == 2  # the interrupted one ran twice
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT])
+async def test_sigint_also_stops_cleanly(
+    emu: Emulator, tmp_path: Path, shared_models: Path, signum: int
+) -> None:
+    bot = BotProcess(emu, tmp_path / "data", shared_models)
+    await bot.start()
+    await _connected(emu, bot)
+    assert await bot.stop(signum) == 0
