@@ -1,0 +1,114 @@
+"""A local Discord API v10 emulator that the unmodified discord.py talks to over HTTP + WebSocket.
+
+One aiohttp server on 127.0.0.1 (ephemeral port) serves REST under `/api/v10`, the gateway at
+`/gateway` (and `/`), uploaded attachments at `/attachments/{channel}/{id}/{filename}` and files a
+test hosts at `/files/{path}`. All state lives in the emulator, in the test's event loop, so it
+survives bot restarts and bot process kills. Protocol facts: shared/reference/discord-protocol.md.
+
+Wiring a bot:
+    in process    `with point_discord_at(emu): await bot.start(emu.token)` sets `Route.BASE` and
+                  `DiscordWebSocket.DEFAULT_GATEWAY` (pass `guild_ready_timeout=0.05` to the bot).
+    sub-process   `env={**os.environ, **emu.bot_env()}`: DISCORD_TOKEN, DISCORD_API_BASE_URL,
+                  DISCORD_GATEWAY_URL, DISCORD_GUILD_IDS; then `await emu.wait_connected()`.
+    examples      `harness.py` (a sample bot, `running(emu)`, `raw(...)`), `conftest.py` (`emu`).
+
+Driver API (`Emulator`; coroutines run in the test's loop; `user` defaults to `emu.alice`):
+    lifecycle   `async with Emulator(*, token, bot_name, guild_name, channel_name, premium_tier=0,
+                ack_deadline=3.0, token_lifetime=900.0, privileged_intents=...) as emu`, or
+                `await emu.start()` / `await emu.stop()`; `port`, `http_base`, `api_base`,
+                `gateway_url`, `token`, `application_id`, `bot_user`, `guild_id`, `channel_id`,
+                `alice`, `bob`, `bot_env()`.
+    world       `add_user(name, *, guild_id=None) -> User`, `add_guild(name, *, premium_tier=0)`,
+                `add_channel(name, *, guild_id=None)` (dispatched when a bot is connected),
+                `guild(id=None) -> Guild` (`premium_tier`, `limits: Limits` of content, embeds,
+                rows, row items, custom_id, upload bytes), `set_upload_limit(n | None, *,
+                guild_id=None)`, `channel(id=None)`, `commands(guild_id=None)` (None: global).
+    users act   `await slash(name, user, *, channel_id=None, options={name: value},
+                attachments={name: (filename, bytes, content_type)}, subcommand="group sub")`,
+                `await click(message_id, custom_id, user)`, `await select(message_id, custom_id,
+                values, user)`, `await submit_modal(opened_by, {custom_id: value}, user=opener)`
+                all return an `InteractionRecord` and raise `EmulatorError` where the Discord
+                client would refuse (unsynced command, unknown option or field, wrong type,
+                missing required value, disabled or unknown component, bad select values).
+                `await say(content, user, *, channel_id=None, files=())`, `await react(message_id,
+                emoji, user)`, `await unreact(...)`, `await delete_message(message_id)` (moderator).
+    waiting     `await response_of(record, timeout=5.0)` -> the callback body {"type", "data"};
+                `await wait_for(predicate, timeout=5.0, *, what=None)` -> the truthy value,
+                re-evaluated on every request, frame and change (and every 10 ms); it fails at
+                once on an emulator bug. `await wait_connected()`, `await wait_disconnected()`.
+    records     `InteractionRecord`: `response`, `response_type`, `callbacks` (type, body, files),
+                `callback_files`, `acknowledged`, `original_message(_id)`, `followups`,
+                `followup_ids`, `modal`, `choices`, `payload`, `id`, `token`.
+                `Message`: `content`, `embeds`, `components`, `attachments` (with `.data`),
+                `flags`, `ephemeral`, `loading`, `author_id`, `deleted`, `revisions`, `reactions`
+                (emoji -> user ids), `interaction_metadata`, `find_component()`, `custom_ids()`.
+    inspection  `messages(channel_id=None, *, include_deleted=False)` in order (ephemeral ones
+                included), `message(id)`, `attachment_bytes(att)`, `dm_channel(user)`,
+                `dms(user)`, `requests`, `requests_to(method, path_part)`, `frames`, `identifies`,
+                `interactions`, `violations`, `violations_of(kind)`,
+                `assert_no_violations(*allowed_kinds)`, `connected`.
+    hosting     `host_file(path, data, content_type, *, status=200, delay=0, chunk_delay=0,
+                chunk_size=65536, headers=None) -> url`, `host_redirect(path, location, *,
+                status=302) -> url`, `hosted(path).hits`.
+    hooks       `send_op(7 | 9, d)`, `close_gateway(code=4000)`, `dispatch(event, data)`,
+                `advance(seconds)` (the clock behind both deadlines), `inject_error(method,
+                path_part, status, code, message, *, times=1)`, `rate_limit_next(method,
+                path_part, retry_after=0.05)` (a 429 discord.py retries).
+
+Rules (error JSON `{"code", "message"}` plus a recorded `Violation(kind, ...)`):
+    `ack_deadline`        no callback within `ack_deadline` s (flagged by a timer or `advance`);
+                          a late callback gets 404 / 10062 "Unknown interaction"
+    `double_ack`          a second callback: 400 / 40060
+    `token_expired`       webhook routes after `token_lifetime` s: 401 / 50027
+    `followup_before_ack` 404 / 10015
+    `too_large`           files over the channel's upload limit: 413 / 40005
+    `invalid_form`        400 / 50035: content, embeds, rows, row items, selects alone, custom_id
+                          length and duplicates, callback type, modal layout, command sync
+    `empty_message`       400 / 50006 (sends, and edits that would empty a message)
+    `unknown_*`           404 with Discord's codes (message 10008, channel 10003, ...)
+    `unknown_route`       404 JSON for anything not emulated
+    `unauthorized`        401 for a wrong or missing bot token
+    `bad_token`, `privileged_intents`, `gateway_*`   gateway closes 4004 / 4014 / 400x
+    `emulator_error`      a bug here: 500 JSON (discord.py retries 500s with 1-9 s sleeps)
+Discord behaviours kept: the first follow-up after a thinking defer replaces the loading message;
+ephemeral messages are stored but never dispatched nor visible to REST; without the
+message-content intent, guild messages of others arrive blank; `enforce_nonce` de-duplicates.
+"""
+
+from tests.discord_emulator.driver import Emulator
+from tests.discord_emulator.errors import ApiError, EmulatorError, EmulatorTimeoutError
+from tests.discord_emulator.models import (
+    Attachment,
+    Callback,
+    Channel,
+    Frame,
+    Guild,
+    InteractionRecord,
+    Limits,
+    Message,
+    RequestRecord,
+    UploadedFile,
+    User,
+    Violation,
+)
+from tests.discord_emulator.wiring import point_discord_at
+
+__all__ = [
+    "ApiError",
+    "Attachment",
+    "Callback",
+    "Channel",
+    "Emulator",
+    "EmulatorError",
+    "EmulatorTimeoutError",
+    "Frame",
+    "Guild",
+    "InteractionRecord",
+    "Limits",
+    "Message",
+    "RequestRecord",
+    "UploadedFile",
+    "User",
+    "Violation",
+    "point_discord_at",
+]
