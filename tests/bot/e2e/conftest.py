@@ -99,6 +99,8 @@ async def harness(
         yield bot
     finally:
         await bot.stop()
+    allowed = request.node.get_closest_marker("allow_violations")
+    emu.assert_no_violations(*(allowed.args if allowed else ()))  # Discord's rules were kept
 
 
 # -- helpers for the tests ---------------------------------------------------------------------

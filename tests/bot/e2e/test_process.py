@@ -8,7 +8,9 @@ import re
 import signal
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -20,6 +22,8 @@ MJBOT = Path(sys.executable).with_name("mjbot")
 
 
 class BotProcess:
+    running: ClassVar[list[BotProcess]] = []  # reaped after each test, whatever happened
+
     def __init__(self, emu: Emulator, data_dir: Path, models: Path, **env: str) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         if not (data_dir / "models").exists():
@@ -62,6 +66,16 @@ async def _connected(emu: Emulator, bot: BotProcess) -> None:
         return emu.connected and bool(emu.commands(emu.guild_id))
 
     await emu.wait_for(ready, 120, what="the bot process to connect and sync its commands")
+
+
+@pytest.fixture(autouse=True)
+async def reap_bots() -> AsyncIterator[None]:
+    yield
+    while BotProcess.running:
+        bot = BotProcess.running.pop()
+        if bot.process is not None and bot.process.returncode is None:
+            bot.process.kill()
+            await bot.process.wait()
 
 
 def _setup_command() -> tuple[dict[str, str], list[str]]:
@@ -168,3 +182,24 @@ async def test_sigint_also_stops_cleanly(
     await bot.start()
     await _connected(emu, bot)
     assert await bot.stop(signum) == 0
+
+
+async def test_sigterm_during_a_job_requeues_it(
+    emu: Emulator, tmp_path: Path, shared_models: Path
+) -> None:
+    data = tmp_path / "data"
+    bot = BotProcess(emu, data, shared_models, MJ_STEPS="3000")
+    await bot.start()
+    await _connected(emu, bot)
+    await imagine(emu, "a long exposure of the stars")
+
+    def rendering() -> bool:
+        with sqlite3.connect(data / "mjbot.db") as db:
+            return bool(db.execute("SELECT 1 FROM jobs WHERE status = 'running'").fetchall())
+
+    await emu.wait_for(rendering, 60, what="the job to be rendering")
+    assert await bot.stop(signal.SIGTERM) == 0  # the running step is cancelled, cleanly
+    with sqlite3.connect(data / "mjbot.db") as db:
+        [(status, delivered)] = db.execute("SELECT status, delivered FROM jobs").fetchall()
+    assert (status, delivered) == ("queued", 0)  # it runs again at the next start
+    assert not results(emu, "a long exposure")
