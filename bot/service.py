@@ -98,6 +98,9 @@ class JobService:
         self._user_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._last_edit: dict[str, float] = {}
         self._started: set[str] = set()
+        self._editing: dict[str, asyncio.Task[Any]] = {}
+        self._pending_text: dict[str, str] = {}
+        self._pending_preview: dict[str, Image.Image] = {}
         self._tasks = TaskGroup()
         self._job_tasks: set[asyncio.Task[Any]] = set()
 
@@ -247,18 +250,41 @@ class JobService:
         if view.id not in self._started:
             self._started.add(view.id)
             self._tasks.spawn(self._mark_running(view.id), name=f"running-{view.id}")
+        # A preview is kept until it is sent, even when later steps bring none.
+        if progress.preview is not None:
+            self._pending_preview[view.id] = progress.preview
         now = time.monotonic()
         if progress.percent >= 100:
             return
         if now - self._last_edit.get(view.id, 0.0) < self.settings.mj_progress_interval:
             return
         self._last_edit[view.id] = now
-        text = texts.progress_text(
+        self._pending_text[view.id] = texts.progress_text(
             view.prompt, view.label, view.user_id, progress.percent, view.mode
         )
-        self._tasks.spawn(
-            self._edit_progress(view, text, progress.preview), name=f"progress-{view.id}"
-        )
+        if view.id not in self._editing:  # one edit in flight per job; it sends the latest
+            self._editing[view.id] = self._tasks.spawn(
+                self._send_progress(view), name=f"progress-{view.id}"
+            )
+
+    async def _send_progress(self, view: JobView) -> None:
+        """Send the newest progress until none is waiting: however fast the steps come, edits
+        never pile up (Discord would rate-limit them, and the event loop would drown)."""
+        try:
+            while (text := self._pending_text.pop(view.id, None)) is not None:
+                image = self._pending_preview.pop(view.id, None)
+                await self._edit_progress(view, text, image)
+        finally:
+            self._editing.pop(view.id, None)
+
+    async def _progress_settled(self, job_id: str) -> None:
+        """No more progress edits for this job: drop what waits, let the one in flight land
+        (so it cannot edit a message after it is replaced or deleted)."""
+        self._pending_text.pop(job_id, None)
+        self._pending_preview.pop(job_id, None)
+        editing = self._editing.get(job_id)
+        if editing is not None:
+            await asyncio.wait({editing})
 
     async def _mark_running(self, job_id: str) -> None:
         async with self.db.session() as session:
@@ -268,7 +294,10 @@ class JobService:
 
     async def _finish(self, view: JobView, handle: JobHandle) -> None:
         try:
-            result = await handle.future
+            try:
+                result = await handle.future
+            finally:
+                await self._progress_settled(view.id)
         except JobCancelledError:
             if self.accepting:
                 await self._set_status(view.id, JobStatus.CANCELLED)
@@ -286,6 +315,8 @@ class JobService:
             self._handles.pop(view.id, None)
             self._views.pop(view.id, None)
             self._last_edit.pop(view.id, None)
+            self._pending_text.pop(view.id, None)
+            self._pending_preview.pop(view.id, None)
             self._started.discard(view.id)
             await self.pump(view.user_id)
 

@@ -143,13 +143,17 @@ async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
             return bool(db.execute("SELECT 1 FROM jobs WHERE status = 'running'").fetchall())
 
     # Kill -9 once the first job is rendering (it reports progress, the database says so).
-    await emu.wait_for(
-        lambda: (
-            any(re.search(r"\(\d+%\)", m.content) for m in emu.messages()) and first_job_running()
-        ),
-        60,
-        what="the first job to be rendering",
-    )
+    try:
+        await emu.wait_for(
+            lambda: (
+                any(re.search(r"\(\d+%\)", m.content) for m in emu.messages())
+                and first_job_running()
+            ),
+            60,
+            what="the first job to be rendering",
+        )
+    except TimeoutError as error:
+        raise AssertionError(f"{error}\n--- bot log ---\n{bot.output()[-5000:]}") from None
     await bot.stop(signal.SIGKILL)
     await emu.wait_disconnected()
     delivered_before = {p for p in prompts if results(emu, re.escape(p) + r"\*\* - ")}
