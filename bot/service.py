@@ -99,6 +99,7 @@ class JobService:
         self._last_edit: dict[str, float] = {}
         self._started: set[str] = set()
         self._editing: dict[str, asyncio.Task[Any]] = {}
+        self._progress_ids: dict[str, int] = {}
         self._pending_text: dict[str, str] = {}
         self._pending_preview: dict[str, Image.Image] = {}
         self._tasks = TaskGroup()
@@ -181,6 +182,7 @@ class JobService:
             texts.waiting_text(prompt, label, user_id),
             allowed_mentions=discord.AllowedMentions(users=True),
         )
+        self._progress_ids[new.id] = message.id  # known before the row says so (see below)
         async with self.db.session() as session:
             await repo.set_messages(session, new.id, progress=message.id)
         await self.pump(user_id)
@@ -317,6 +319,7 @@ class JobService:
             self._last_edit.pop(view.id, None)
             self._pending_text.pop(view.id, None)
             self._pending_preview.pop(view.id, None)
+            self._progress_ids.pop(view.id, None)
             self._started.discard(view.id)
             await self.pump(view.user_id)
 
@@ -440,9 +443,10 @@ class JobService:
     async def _edit_progress(
         self, view: JobView, text: str, image: Image.Image | None = None
     ) -> None:
-        if view.channel_id is None or view.progress_message_id is None:
+        message_id = await self._progress_message_id(view)
+        if view.channel_id is None or message_id is None:
             return
-        message = self._channel(view.channel_id).get_partial_message(view.progress_message_id)
+        message = self._channel(view.channel_id).get_partial_message(message_id)
         try:
             if image is None:
                 await message.edit(content=text)
@@ -458,6 +462,17 @@ class JobService:
             log.info("job %s: its waiting message is gone", view.id)
         except discord.HTTPException as error:
             log.warning("job %s: could not edit its waiting message: %s", view.id, error)
+
+    async def _progress_message_id(self, view: JobView) -> int | None:
+        """The job's waiting message. A job may start before its own ``enqueue`` recorded it
+        (another submission's ``pump`` picked it up), so its view can predate the id."""
+        known = view.progress_message_id or self._progress_ids.get(view.id)
+        if known is None:
+            async with self.db.session() as session:
+                known = (await repo.get_job(session, view.id)).progress_message_id
+        if known is not None:
+            self._progress_ids[view.id] = known
+        return known
 
     async def _delete_message(self, channel_id: int, message_id: int) -> None:
         with contextlib.suppress(discord.NotFound):

@@ -47,6 +47,7 @@ class BotProcess:
             self.process = await asyncio.create_subprocess_exec(
                 *(command or (str(MJBOT), "serve")), cwd=ROOT, env=self.env, stdout=log, stderr=log
             )
+        BotProcess.running.append(self)
 
     async def stop(self, signum: int = signal.SIGTERM) -> int:
         assert self.process is not None
@@ -153,7 +154,11 @@ async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
             what="the first job to be rendering",
         )
     except TimeoutError as error:
-        raise AssertionError(f"{error}\n--- bot log ---\n{bot.output()[-5000:]}") from None
+        shown = "\n".join(f"{m.id}: {m.content!r}" for m in emu.messages())
+        with sqlite3.connect(data / "mjbot.db") as db:
+            rows = db.execute("SELECT prompt, status, attempts FROM jobs").fetchall()
+        raise AssertionError(f"{error}\n--- messages ---\n{shown}\n--- jobs ---\n{rows}\n"
+                             f"--- bot log ---\n{bot.output()[-3000:]}") from None
     await bot.stop(signal.SIGKILL)
     await emu.wait_disconnected()
     delivered_before = {p for p in prompts if results(emu, re.escape(p) + r"\*\* - ")}
