@@ -157,8 +157,10 @@ async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
         shown = "\n".join(f"{m.id}: {m.content!r}" for m in emu.messages())
         with sqlite3.connect(data / "mjbot.db") as db:
             rows = db.execute("SELECT prompt, status, attempts FROM jobs").fetchall()
-        raise AssertionError(f"{error}\n--- messages ---\n{shown}\n--- jobs ---\n{rows}\n"
-                             f"--- bot log ---\n{bot.output()[-3000:]}") from None
+        raise AssertionError(
+            f"{error}\n--- messages ---\n{shown}\n--- jobs ---\n{rows}\n"
+            f"--- bot log ---\n{bot.output()[-3000:]}"
+        ) from None
     await bot.stop(signal.SIGKILL)
     await emu.wait_disconnected()
     delivered_before = {p for p in prompts if results(emu, re.escape(p) + r"\*\* - ")}
