@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     mj_max_attempts: int = Field(3, ge=1)
     mj_log_level: str = "INFO"
 
+    @field_validator("discord_token")
+    @classmethod
+    def _token_given(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty; paste the bot token from the Discord developer portal")
+        return value
+
     @field_validator("discord_guild_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:

@@ -66,3 +66,21 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.discord_gateway_url == "wss://gateway.discord.gg/"
     assert (settings.mj_max_active_jobs, settings.mj_max_queued_jobs) == (3, 10)
     assert settings.mj_model == "builtin:tiny"
+
+
+def test_settings_empty_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "  ")
+    with pytest.raises(SettingsError, match="DISCORD_TOKEN: Value error, is empty"):
+        load_settings()
+
+
+def test_env_example_documents_every_setting() -> None:
+    from bot.settings import Settings
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text(encoding="utf-8")
+    documented = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in example.splitlines()
+        if "=" in line and line.lstrip("# ").split("=", 1)[0].isupper()
+    }
+    assert documented == {name.upper() for name in Settings.model_fields}
