@@ -15,7 +15,6 @@ from bot.errors import incident, prompt_error_embed, send_embed
 from bot.jobspec import spec_from_prompt
 from db import JobKind, JobMode, QueueFullError
 from engine.errors import UnknownVersionError
-from engine.request import grid_seeds, random_seed
 from parser import Prompt, PromptError, parse
 
 if TYPE_CHECKING:
@@ -93,7 +92,7 @@ async def start_jobs(
     """Admit each job; tell the user only what needs telling (queued, full, bad link)."""
     notes: list[discord.Embed] = []
     for prompt in jobs:
-        spec = spec_from_prompt(prompt, _seeds_for(prompt))
+        spec = spec_from_prompt(prompt)
         references = await _fetch_references(service, prompt)
         if isinstance(references, discord.Embed):
             notes.append(references)
@@ -122,12 +121,6 @@ async def start_jobs(
         await interaction.edit_original_response(content=None, embeds=notes[:10], view=None)
     else:
         await interaction.delete_original_response()
-
-
-def _seeds_for(prompt: Prompt) -> tuple[int, ...]:
-    if prompt.params.seed is not None:
-        return grid_seeds(prompt.params.seed)
-    return tuple(random_seed() for _ in range(4))
 
 
 async def _fetch_references(

@@ -34,9 +34,11 @@ class SourceRef:
     index: int
 
 
-def spec_from_prompt(prompt: Prompt, seeds: tuple[int, ...]) -> dict[str, Any]:
-    """The spec of an ``imagine`` job for ``prompt`` with its resolved per-image seeds."""
+def spec_from_prompt(prompt: Prompt, seeds: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The spec of an ``imagine`` job for ``prompt``, its per-image seeds resolved now (from
+    ``--seed``, else random) unless given, so a re-run after a restart renders the same."""
     request = request_from_prompt(prompt)
+    seeds = seeds if seeds is not None else request.resolved_seeds()
     return {
         "operation": str(Operation.IMAGINE),
         "prompt": [[p.text, p.weight] for p in request.prompt],

@@ -53,9 +53,8 @@ class BannedWords:
 def _spaced_out(words: str, flat: str) -> bool:
     # "b a n n e d" or "ban ned" joined back together, but not "unbanned" inside a longer
     # word: the match must start and end on word boundaries of the spaced text.
-    letters = list(words)
-    positions = [i for i, c in enumerate(letters) if c != " "]
-    text = "".join(letters[i] for i in positions)
+    positions = [i for i, c in enumerate(words) if c != " "]
+    text = "".join(words[i] for i in positions)
     start = text.find(flat)
     while start != -1:
         first, last = positions[start], positions[start + len(flat) - 1]

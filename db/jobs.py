@@ -5,7 +5,6 @@ Each function is one step of a unit of work; call it inside ``async with db.sess
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -309,8 +308,3 @@ async def lifetime_images(session: AsyncSession, user_id: int) -> int:
         select(func.count()).select_from(Image).join(Job).where(Job.user_id == user_id)
     )
     return int(count or 0)
-
-
-def age(job: Job, now: dt.datetime | None = None) -> dt.timedelta:
-    queued = job.queued_at if job.queued_at.tzinfo else job.queued_at.replace(tzinfo=dt.UTC)
-    return (now or utcnow()) - queued

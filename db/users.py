@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,10 +84,6 @@ async def list_options(session: AsyncSession, user_id: int) -> dict[str, str]:
         .order_by(PreferOption.name)
     )
     return dict(rows.all())
-
-
-async def delete_options(session: AsyncSession, user_id: int) -> None:
-    await session.execute(delete(PreferOption).where(PreferOption.user_id == user_id))
 
 
 async def add_gpu_seconds(

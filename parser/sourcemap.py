@@ -45,12 +45,6 @@ class Mapped:
         end = min(end, n)
         return min(self.starts[start:end]), max(self.ends[start:end])
 
-    def origin_of(self, index: int) -> tuple[int, int]:
-        """Original span of one character."""
-        if self.starts is None or self.ends is None:
-            return index, index + 1
-        return self.starts[index], self.ends[index]
-
 
 class MappedBuilder:
     """Accumulates pieces of text with their original spans into a :class:`Mapped`."""

@@ -81,10 +81,6 @@ class ParamSpec:
     constant: Any = None
     """The value of a flag."""
 
-    @property
-    def range_text(self) -> str:
-        return self.values
-
 
 # -- converters ---------------------------------------------------------------------------
 
