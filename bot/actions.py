@@ -30,6 +30,7 @@ REGION_SOON = (
     "Vary (Region) needs the region editor, which is not available on this server "
     "yet. Use Vary (Subtle) or Vary (Strong) for now."
 )
+DESCRIBE_ACTIONS = frozenset({Action.DESCRIBE_PICK, Action.DESCRIBE_RETRY, Action.DESCRIBE_ALL})
 PAN_LABELS = {
     Action.PAN_LEFT: ("left", "Pan Left"),
     Action.PAN_RIGHT: ("right", "Pan Right"),
@@ -44,6 +45,11 @@ async def handle_button(interaction: discord.Interaction[Any], button: ButtonId)
         await interaction.response.send_message(
             "The bot is restarting; press it again in a minute.", ephemeral=True
         )
+        return
+    if button.action in DESCRIBE_ACTIONS:
+        from bot.describe import handle_describe_button
+
+        await handle_describe_button(interaction, service, button)
         return
     if button.action is Action.VARY_REGION:
         await interaction.response.send_message(REGION_SOON, ephemeral=True)

@@ -6,16 +6,21 @@ import logging
 from typing import Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
+from bot.blend import blend
 from bot.buttons import JobButton
 from bot.commands import imagine
+from bot.describe import describe
 from bot.fetch import Fetcher, FetchLimits
 from bot.moderation import BannedWords
 from bot.service import JobService
 from bot.settings import Settings
 from db import Database, ImageStore
 from engine import Engine, EngineConfig
+from engine.describe import DescribeConfig, Describer
+from engine.models import resolve_device
 
 __all__ = ["MjBot"]
 
@@ -51,6 +56,7 @@ class MjBot(commands.Bot):
                 cache_dir=settings.mj_data_dir / "models",
                 single_file_config=settings.mj_model_config,
                 steps=settings.mj_steps,
+                ip_adapter=settings.mj_ip_adapter,
             )
         )
         await engine.start()
@@ -63,10 +69,20 @@ class MjBot(commands.Bot):
             engine,
             self._fetcher,
             BannedWords.from_file(settings.mj_banned_words_file),
+            Describer(
+                DescribeConfig(
+                    caption_model=settings.mj_caption_model,
+                    clip_model=settings.mj_clip_model,
+                    device=resolve_device(settings.mj_device),
+                    cache_dir=settings.mj_data_dir / "models",
+                )
+            ),
         )
         # 3. Buttons on every old message answer again; commands are (re)declared.
         self.add_dynamic_items(JobButton)
-        self.tree.add_command(imagine)
+        commands_: list[app_commands.Command[Any, Any, Any]] = [imagine, blend, describe]
+        for command in commands_:
+            self.tree.add_command(command)
         await self._sync_commands()
         # 4. Finish what the last run left.
         await self.service.recover()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -13,6 +14,7 @@ from bot import texts
 from bot.convert import mode_of, version_key
 from bot.errors import incident, prompt_error_embed, send_embed
 from bot.jobspec import spec_from_prompt
+from bot.references import resolve_random_styles, wanted_references
 from db import JobKind, JobMode, QueueFullError
 from engine.errors import UnknownVersionError
 from parser import Prompt, PromptError, parse
@@ -20,7 +22,7 @@ from parser import Prompt, PromptError, parse
 if TYPE_CHECKING:
     from bot.service import JobService
 
-__all__ = ["CONFIRM_ABOVE", "imagine"]
+__all__ = ["CONFIRM_ABOVE", "fetch_references", "imagine", "imagine_text", "start_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,15 @@ async def imagine(
 ) -> None:
     service: JobService = interaction.client.service
     try:
-        await _imagine(interaction, service, prompt)
+        await imagine_text(interaction, service, prompt)
     except Exception as error:
         await incident(interaction, error)
 
 
-async def _imagine(interaction: discord.Interaction[Any], service: JobService, text: str) -> None:
+async def imagine_text(
+    interaction: discord.Interaction[Any], service: JobService, text: str
+) -> None:
+    """``/imagine text`` for any interaction (the command, a modal, a button)."""
     # 1. Quick checks that need no I/O, answered at once (well inside Discord's 3 s).
     if not service.accepting:
         await send_embed(
@@ -87,32 +92,45 @@ async def _imagine(interaction: discord.Interaction[Any], service: JobService, t
 
 
 async def start_jobs(
-    interaction: discord.Interaction[Any], service: JobService, jobs: list[Prompt], raw: str
+    interaction: discord.Interaction[Any],
+    service: JobService,
+    jobs: list[Prompt],
+    raw: str | Sequence[str],
+    *,
+    kind: JobKind = JobKind.IMAGINE,
+    references: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Admit each job; tell the user only what needs telling (queued, full, bad link)."""
+    """Admit each job; tell the user only what needs telling (queued, full, bad link).
+    ``raw`` is the text the user typed: one for all jobs, or one per job. ``references``
+    are already stored images (``/blend``); otherwise the prompts' URLs are fetched."""
     notes: list[discord.Embed] = []
-    for prompt in jobs:
+    raws = [raw] * len(jobs) if isinstance(raw, str) else list(raw)
+    for prompt, job_raw in zip(jobs, raws, strict=True):
+        prompt = resolve_random_styles(prompt)
         spec = spec_from_prompt(prompt)
-        references = await _fetch_references(service, prompt)
-        if isinstance(references, discord.Embed):
-            notes.append(references)
-            break
-        spec["references"] = references
+        fetched = references
+        if fetched is None:
+            result = await fetch_references(service, prompt)
+            if isinstance(result, discord.Embed):
+                notes.append(result)
+                break
+            fetched = result
+        spec["references"] = fetched
         try:
             admission = await service.enqueue(
                 user_id=interaction.user.id,
                 channel_id=interaction.channel_id or 0,
                 guild_id=interaction.guild_id,
-                kind=JobKind.IMAGINE,
+                kind=kind,
                 prompt=prompt.canonical,
-                raw=raw,
+                raw=job_raw,
                 spec=spec,
                 mode=JobMode(str(mode_of(prompt))),
                 upload_limit=interaction.filesize_limit,
             )
         except QueueFullError:
             notes.append(
-                texts.error_embed("Queue full", texts.QUEUE_FULL, footer=f"/imagine {raw}")
+                texts.error_embed("Queue full", texts.QUEUE_FULL, footer=f"/imagine {job_raw}")
             )
             break
         if admission.held and not notes:
@@ -123,34 +141,35 @@ async def start_jobs(
         await interaction.delete_original_response()
 
 
-async def _fetch_references(
+async def fetch_references(
     service: JobService, prompt: Prompt
 ) -> list[dict[str, Any]] | discord.Embed:
     """Download the prompt's image URLs once and keep them with the job (restarts and
-    buttons never download again); a bad link is an ``Invalid link`` embed naming it."""
+    buttons never download again); a bad link is an ``Invalid link`` embed naming it.
+    The same URL twice in one prompt is downloaded once."""
     from bot.fetch import FetchError
 
-    wanted = [("image", i.url, i.weight) for i in prompt.images]
-    wanted += [("sref", s.ref, s.weight) for s in prompt.params.sref if s.is_url]
-    wanted += [("cref", url, 1.0) for url in prompt.params.cref]
-    references = []
-    for role, url, weight in wanted:
-        try:
-            fetched = await service.fetcher.fetch_image(url)
-        except FetchError as error:
-            return texts.error_embed("Invalid link", f"Could not use {url}: {error}")
-        stored = await asyncio.to_thread(service.store.put, fetched.data, fetched.format)
-        references.append(
-            {
-                "role": role,
-                "url": url,
-                "weight": weight,
+    references: list[dict[str, Any]] = []
+    fetched_urls: dict[str, dict[str, Any]] = {}
+    for wanted in wanted_references(prompt):
+        entry: dict[str, Any] = {"role": wanted.role, "weight": wanted.weight}
+        if wanted.url is None:
+            references.append({**entry, "code": wanted.code})
+            continue
+        if wanted.url not in fetched_urls:
+            try:
+                fetched = await service.fetcher.fetch_image(wanted.url)
+            except FetchError as error:
+                return texts.error_embed("Invalid link", f"Could not use {error}")
+            stored = await asyncio.to_thread(service.store.put, fetched.data, fetched.format)
+            fetched_urls[wanted.url] = {
+                "url": wanted.url,
                 "path": stored.path,
                 "sha256": stored.sha256,
                 "width": fetched.width,
                 "height": fetched.height,
             }
-        )
+        references.append({**entry, **fetched_urls[wanted.url]})
     return references
 
 

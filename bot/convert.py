@@ -9,9 +9,11 @@ from engine.request import GenerationRequest, Operation, WeightedText
 from engine.scheduler import SpeedMode
 from parser import Prompt
 
-__all__ = ["mode_of", "request_from_prompt", "unsupported_references", "version_key"]
+__all__ = ["mode_of", "request_from_prompt", "version_key"]
 
 DEFAULT_STYLIZE = 100
+DEFAULT_STYLE_WEIGHT = 100
+DEFAULT_CHARACTER_WEIGHT = 100
 
 
 def version_key(prompt: Prompt) -> str | None:
@@ -42,16 +44,7 @@ def request_from_prompt(prompt: Prompt, *, seed: int | None = None) -> Generatio
         tile=params.tile,
         weird=params.weird or 0,
         version=version_key(prompt),
+        image_weight=params.iw if params.iw is not None else 1.0,
+        style_weight=params.sw if params.sw is not None else DEFAULT_STYLE_WEIGHT,
+        character_weight=params.cw if params.cw is not None else DEFAULT_CHARACTER_WEIGHT,
     )
-
-
-def unsupported_references(prompt: Prompt) -> list[str]:
-    """Parts of the prompt the engine cannot use yet (image and style/character references)."""
-    found = []
-    if prompt.images:
-        found.append("image prompts")
-    if prompt.params.sref:
-        found.append("--sref")
-    if prompt.params.cref:
-        found.append("--cref")
-    return found

@@ -30,6 +30,9 @@ class Action(StrEnum):
     PAN_UP = "pan_up"
     PAN_DOWN = "pan_down"
     MAKE_SQUARE = "square"
+    DESCRIBE_PICK = "describe"
+    DESCRIBE_RETRY = "describe_retry"
+    DESCRIBE_ALL = "describe_all"
 
 
 BUTTON_PATTERN = r"mj:(?P<action>[a-z0-9_]+):(?P<job>[0-9a-f-]{36}):(?P<index>[0-9])"

@@ -251,6 +251,10 @@ class Fetcher:
         self._resolver = resolver
         self._allow_hosts = frozenset(host.lower() for host in limits.allow_hosts)
 
+    @property
+    def limits(self) -> FetchLimits:
+        return self._limits
+
     async def __aenter__(self) -> Self:
         return self
 

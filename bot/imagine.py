@@ -7,11 +7,19 @@ import asyncio
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli import describe_error
-from bot.convert import request_from_prompt, unsupported_references, version_key
+from bot.convert import request_from_prompt, version_key
+from bot.references import resolve_random_styles, wanted_references
 from parser import Prompt, PromptError, parse
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from engine.request import Reference
 
 __all__ = ["run_imagine"]
 
@@ -26,9 +34,7 @@ def run_imagine(args: argparse.Namespace) -> int:
     except PromptError as error:
         print(describe_error(error), file=sys.stderr)
         return EXIT_PROMPT_ERROR
-    jobs = [p for p in prompts for _ in range(p.params.repeat or 1)]
-    for note in {n for p in prompts for n in unsupported_references(p)}:
-        print(f"note: {note} are not used by `mjbot imagine` yet", file=sys.stderr)
+    jobs = [resolve_random_styles(p) for p in prompts for _ in range(p.params.repeat or 1)]
     return asyncio.run(_render_all(args, jobs))
 
 
@@ -46,6 +52,7 @@ def quiet_third_party() -> None:
 
 async def _render_all(args: argparse.Namespace, prompts: list[Prompt]) -> int:
     await asyncio.to_thread(quiet_third_party)  # imports torch: seconds, off the loop
+    from bot.fetch import FetchError
     from engine import Engine, EngineConfig, EngineError
     from engine.grid import compose_grid, encode_png
 
@@ -75,8 +82,10 @@ async def _render_all(args: argparse.Namespace, prompts: list[Prompt]) -> int:
         for index, prompt in enumerate(prompts, 1):
             out = _numbered(args.out, index, len(prompts))
             started = time.perf_counter()
+            request = request_from_prompt(prompt, seed=args.seed)
+            references = await _references(prompt)
             handle = engine.submit(
-                request_from_prompt(prompt, seed=args.seed),
+                replace(request, references=references),
                 on_progress=lambda p: _draw_bar(p.percent),
             )
             result = await handle.future
@@ -89,12 +98,46 @@ async def _render_all(args: argparse.Namespace, prompts: list[Prompt]) -> int:
                 f"{out}  {grid.width}×{grid.height}  seeds {seeds}  "
                 f"{time.perf_counter() - started:.1f}s  **{prompt.canonical}**"
             )
-    except EngineError as error:
+    except (EngineError, FetchError) as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return EXIT_ENGINE_ERROR
     finally:
         await engine.close()
     return 0
+
+
+async def _references(prompt: Prompt) -> tuple[Reference, ...]:
+    """Download the prompt's image URLs (with the bot's safe fetcher) and add style codes."""
+
+    from bot.fetch import Fetcher, FetchLimits
+    from bot.jobspec import ROLES
+    from engine.request import Reference
+
+    wanted = wanted_references(prompt)
+    if not wanted:
+        return ()
+    out = []
+    async with Fetcher(FetchLimits()) as fetcher:
+        for item in wanted:
+            role = ROLES[item.role]
+            if item.url is None:
+                out.append(Reference(role, weight=item.weight, code=item.code))
+                continue
+            print(f"fetching {item.url}…", file=sys.stderr)
+            fetched = await fetcher.fetch_image(item.url)
+            image = await asyncio.to_thread(_open, fetched.data)
+            out.append(Reference(role, image, item.weight))
+    return tuple(out)
+
+
+def _open(data: bytes) -> Image.Image:
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
 
 
 def _numbered(path: Path, index: int, total: int) -> Path:

@@ -7,6 +7,7 @@ button can start a child job from the database alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +19,14 @@ from engine.request import (
     Operation,
     OutpaintSpec,
     PanDirection,
+    Reference,
+    ReferenceRole,
     Strength,
     WeightedText,
 )
 from parser import Prompt
 
-__all__ = ["SourceRef", "request_from_spec", "spec_from_prompt"]
+__all__ = ["SourceRef", "request_from_spec", "spec_from_prompt", "stored_references"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +55,24 @@ def spec_from_prompt(prompt: Prompt, seeds: tuple[int, ...] | None = None) -> di
         "tile": request.tile,
         "weird": request.weird,
         "version": request.version,
+        "iw": request.image_weight,
+        "sw": request.style_weight,
+        "cw": request.character_weight,
         "references": [],
     }
 
 
+ROLES = {"image": ReferenceRole.IMAGE, "sref": ReferenceRole.STYLE, "cref": ReferenceRole.CHARACTER}
+
+
 def request_from_spec(
-    spec: dict[str, Any], source: Image.Image | None = None, mask: Image.Image | None = None
+    spec: dict[str, Any],
+    source: Image.Image | None = None,
+    mask: Image.Image | None = None,
+    references: tuple[Reference, ...] = (),
 ) -> GenerationRequest:
-    """The engine request for a spec (``source``/``mask`` already loaded from storage)."""
+    """The engine request for a spec (``source``, ``mask`` and the reference images already
+    loaded from storage: see :func:`stored_references`)."""
     outpaint = spec.get("outpaint")
     seeds = tuple(int(s) for s in spec["seeds"])
     return GenerationRequest(
@@ -79,6 +92,10 @@ def request_from_spec(
         strength=Strength(spec.get("strength", Strength.STRONG)),
         source=source,
         mask=mask,
+        references=references,
+        image_weight=float(spec.get("iw", 1.0)),
+        style_weight=int(spec.get("sw", 100)),
+        character_weight=int(spec.get("cw", 100)),
         outpaint=None
         if outpaint is None
         else OutpaintSpec(
@@ -88,6 +105,22 @@ def request_from_spec(
             aspect=tuple(outpaint["aspect"]) if outpaint.get("aspect") else None,
         ),
     )
+
+
+def stored_references(
+    spec: dict[str, Any], read: Callable[[str, str], Image.Image]
+) -> tuple[Reference, ...]:
+    """The spec's reference images, read with ``read(path, sha256)`` (blocking), and its
+    numeric style codes."""
+    out = []
+    for entry in spec.get("references", ()):
+        role = ROLES[entry["role"]]
+        weight = float(entry.get("weight", 1.0))
+        if entry.get("code") is not None:
+            out.append(Reference(role, weight=weight, code=int(entry["code"])))
+        else:
+            out.append(Reference(role, read(entry["path"], entry["sha256"]), weight))
+    return tuple(out)
 
 
 def source_of(spec: dict[str, Any]) -> SourceRef | None:

@@ -24,7 +24,7 @@ from PIL import Image
 from bot import texts
 from bot.buttons import grid_view, single_view
 from bot.fetch import Fetcher
-from bot.jobspec import request_from_spec, source_of
+from bot.jobspec import request_from_spec, source_of, stored_references
 from bot.moderation import BannedWords
 from bot.settings import Settings
 from bot.tasks import TaskGroup
@@ -33,6 +33,7 @@ from db import jobs as repo
 from db.errors import StorageError
 from db.recovery import recover
 from engine import Engine, EngineError, JobCancelledError, JobHandle, Progress, SpeedMode
+from engine.describe import Describer
 from engine.grid import compose_grid, encode_png, encode_to_fit, preview
 
 __all__ = ["JobService", "JobView"]
@@ -83,6 +84,7 @@ class JobService:
         engine: Engine,
         fetcher: Fetcher,
         banned: BannedWords,
+        describer: Describer,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -91,6 +93,7 @@ class JobService:
         self.engine = engine
         self.fetcher = fetcher
         self.banned = banned
+        self.describer = describer
         self.limits = Limits(settings.mj_max_active_jobs, settings.mj_max_queued_jobs)
         self.accepting = True
         self._handles: dict[str, JobHandle] = {}
@@ -137,6 +140,7 @@ class JobService:
         """Stop accepting; cancel running jobs and record them as queued for the next start."""
         self.accepting = False
         await self.engine.close()
+        await self.describer.close()
         finishing = list(self._job_tasks)
         if finishing:  # let them record their state before the rest is cancelled
             await asyncio.wait(finishing, timeout=10)
@@ -212,7 +216,7 @@ class JobService:
             record = await self.image_record(source.job_id, source.index) if source else None
             request = await asyncio.to_thread(self._build_request, view.spec, record)
         except StorageError as error:
-            await self._fail(view, f"its source image is unavailable ({error})")
+            await self._fail(view, f"a stored image it needs is unavailable ({error})")
             return
         handle = self.engine.submit(
             request,
@@ -229,7 +233,7 @@ class JobService:
 
     def _build_request(self, spec: dict[str, Any], record: tuple[str, str] | None) -> Any:
         image = self.read_image(*record) if record is not None else None
-        return request_from_spec(spec, image)
+        return request_from_spec(spec, image, references=stored_references(spec, self.read_image))
 
     def read_image(self, path: str, sha256: str) -> Image.Image:
         """A stored image, verified against its hash (blocking: call in a thread)."""

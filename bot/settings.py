@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     mj_model_config: Path | None = None
     mj_device: str = "auto"
     mj_steps: int | None = Field(None, ge=1, le=10_000)
+    mj_ip_adapter: str = "auto"
+    mj_caption_model: str = "builtin:tiny"
+    mj_clip_model: str = "builtin:tiny"
     mj_max_active_jobs: int = Field(3, ge=1, le=100)
     mj_max_queued_jobs: int = Field(10, ge=0, le=1000)
     mj_max_permutations: int = Field(40, ge=1, le=200)

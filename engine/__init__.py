@@ -7,6 +7,8 @@ cheap; torch and diffusers load when a model does.
   a fair scheduler in front of one worker thread per device.
 * :func:`render` (``engine.operations``): one request on one loaded model (worker thread).
 * ``engine.grid``: 2×2 grids, cells, encoding to a byte limit.
+* ``engine.references``: image prompts, style and character references (IP-Adapter).
+* ``engine.describe``: image → prompts for ``/describe`` (captioner + CLIP-ranked terms).
 """
 
 from engine.engine import Engine, EngineConfig, JobHandle
@@ -26,6 +28,8 @@ from engine.request import (
     OutpaintSpec,
     PanDirection,
     Progress,
+    Reference,
+    ReferenceRole,
     Strength,
     WeightedText,
 )
@@ -46,6 +50,8 @@ __all__ = [
     "OutpaintSpec",
     "PanDirection",
     "Progress",
+    "Reference",
+    "ReferenceRole",
     "SpeedMode",
     "Strength",
     "UnknownVersionError",

@@ -38,6 +38,9 @@ class EngineConfig:
     starvation_s: float | None = 600.0
     steps: int | None = None
     """Sampling steps at ``--q 1`` for every model (default: 30; 8 for built-in models)."""
+    ip_adapter: str = "auto"
+    """IP-Adapter source for reference images: ``auto``, ``builtin:tiny``, a folder or a Hub
+    id laid out like ``h94/IP-Adapter`` (see ``engine/references.py``)."""
 
 
 @dataclass(eq=False)
@@ -94,6 +97,7 @@ class Engine:
                 single_file_config=config.single_file_config,
                 sampler=config.sampler,
                 steps=config.steps,
+                ip_adapter=config.ip_adapter,
             )
             self._workers.append(
                 DeviceWorker(device, registry, self.scheduler, self._claim, self._finished)

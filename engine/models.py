@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ModelLoadError, UnknownVersionError, UnsupportedFeatureError
 from engine.tiny import TINY_SOURCES, ensure_tiny_model
+
+if TYPE_CHECKING:
+    from engine.references import ReferenceAdapters
 
 __all__ = [
     "DEFAULT_VERSION",
@@ -21,6 +24,7 @@ __all__ = [
     "LoadedModel",
     "ModelCatalog",
     "ModelRegistry",
+    "adapter_source_for",
     "load_model",
     "prepare_model",
     "resolve_device",
@@ -30,6 +34,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_VERSION = "default"
+DEFAULT_IP_ADAPTER = "h94/IP-Adapter"
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 BASE_STEPS = {"builtin": 8, "sd": 30, "sdxl": 30}
 
@@ -51,8 +56,12 @@ class LoadedModel:
     native: int
     """Side of the square image the model was trained at (pixels)."""
     base_steps: int
+    adapter_source: str | None = None
+    """Where the IP-Adapters for reference images come from (``None``: not available)."""
+    cache_dir: Path = Path("data/models")
     _img2img: Any = field(default=None, repr=False)
     _inpaint: Any = field(default=None, repr=False)
+    _references: ReferenceAdapters | None = field(default=None, repr=False)
 
     @property
     def device(self) -> Any:
@@ -81,6 +90,18 @@ class LoadedModel:
 
             self._inpaint = AutoPipelineForInpainting.from_pipe(self.text2img)
         return self._inpaint
+
+    def references(self) -> ReferenceAdapters:
+        """The IP-Adapters for reference images, loaded on first use (worker thread)."""
+        if self._references is None:
+            from engine.references import load_adapters
+
+            if self.adapter_source is None:
+                raise ModelLoadError("reference images are not configured for this model")
+            self._references = load_adapters(
+                self.text2img, self.architecture.value, self.adapter_source, self.cache_dir
+            )
+        return self._references
 
 
 def resolve_device(spec: str = "auto") -> str:
@@ -265,8 +286,10 @@ class ModelRegistry:
         single_file_config: Path | None = None,
         sampler: str = "dpm++",
         steps: int | None = None,
+        ip_adapter: str = "auto",
     ) -> None:
         self.catalog = catalog
+        self.ip_adapter = ip_adapter
         self.steps = steps
         self.device = device
         self.dtype = dtype
@@ -291,4 +314,15 @@ class ModelRegistry:
                 sampler=self.sampler,
                 steps=self.steps,
             )
+            model = self._loaded[source]
+            model.cache_dir = self.cache_dir
+            model.adapter_source = adapter_source_for(source, self.ip_adapter)
         return self._loaded[source]
+
+
+def adapter_source_for(model_source: str, setting: str) -> str:
+    """The IP-Adapter source for a model: ``auto`` means the built-in tiny adapters for
+    built-in models and ``h94/IP-Adapter`` (from the local Hub cache) for real ones."""
+    if setting != "auto":
+        return setting
+    return "builtin:tiny" if model_source in TINY_SOURCES else DEFAULT_IP_ADAPTER

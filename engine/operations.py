@@ -7,10 +7,11 @@ with the step hooks (and circular padding for ``--tile``), then finish the image
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image
@@ -19,11 +20,26 @@ from engine.canvas import Canvas, feathered, keep_outside, outpaint_canvas
 from engine.conditioning import ChaosNoise, encode, guidance_for_stylize, weird_part
 from engine.errors import GPUOutOfMemoryError, InvalidRequestError
 from engine.models import Architecture, LoadedModel
-from engine.request import GenerationRequest, GenerationResult, Operation, Progress, Strength
+from engine.request import (
+    GenerationRequest,
+    GenerationResult,
+    Operation,
+    Progress,
+    Reference,
+    ReferenceRole,
+    Strength,
+)
 from engine.sampling import StepHooks, capture_x0, circular_padding
 from engine.sizes import size_for_aspect
 
-__all__ = ["REGION_STRENGTH", "UPSCALE_STRENGTH", "VARIATION_STRENGTH", "render", "steps_for"]
+__all__ = [
+    "REGION_STRENGTH",
+    "UPSCALE_STRENGTH",
+    "VARIATION_STRENGTH",
+    "effective_references",
+    "render",
+    "steps_for",
+]
 
 VARIATION_STRENGTH = {Strength.SUBTLE: 0.4, Strength.STRONG: 0.75}
 UPSCALE_STRENGTH = {Strength.SUBTLE: 0.25, Strength.STRONG: 0.45}
@@ -64,8 +80,9 @@ def render(
     import torch
 
     started = time.perf_counter()
-    # 1. Check inputs.
+    # 1. Check inputs; references whose weight switches them off are dropped.
     _check(request)
+    request = replace(request, references=effective_references(request))
     # 2. Seeds, steps, guidance, text conditioning.
     seeds = request.resolved_seeds()
     count = len(seeds)
@@ -90,18 +107,23 @@ def render(
         model.architecture.value, request.stop, cancel, on_progress, on_preview, chaos
     )
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-    # 4. Denoise (and decode) with the hooks; --tile pads every convolution circularly.
+    adapters = model.references() if request.references else None
+    # 4. Denoise (and decode) with the hooks; --tile pads every convolution circularly;
+    # reference images are in the UNet only for this call.
     if plan.vae_tiling:
         plan.pipe.vae.enable_tiling()
     try:
         with (
             capture_x0(plan.pipe.scheduler) as x0,
             circular_padding(plan.pipe.unet, plan.pipe.vae, enabled=request.tile),
+            adapters.active() if adapters is not None else contextlib.nullcontext(),
         ):
             hooks.x0 = x0
+            images_in = {} if adapters is None else adapters.prepare(plan.pipe, request, count)
             output = plan.pipe(
                 **conditioning,
                 **plan.kwargs,
+                **images_in,
                 num_inference_steps=steps,
                 guidance_scale=guidance,
                 generator=generators,
@@ -136,6 +158,7 @@ def render(
         "tile": request.tile,
         "quality": request.quality,
         "size": [width, height],
+        "references": _describe_references(request),
     }
     return GenerationResult(
         tuple(images),
@@ -147,6 +170,31 @@ def render(
         time.perf_counter() - started,
         parameters,
     )
+
+
+def effective_references(request: GenerationRequest) -> tuple[Reference, ...]:
+    """The references that count: ``--iw 0`` ignores the image prompts and ``--sw 0`` the
+    style references (so the result is exactly the one without them)."""
+    off = set()
+    if request.image_weight <= 0:
+        off.add(ReferenceRole.IMAGE)
+    if request.style_weight <= 0:
+        off.add(ReferenceRole.STYLE)
+    return tuple(r for r in request.references if r.role not in off)
+
+
+def _describe_references(request: GenerationRequest) -> dict[str, object]:
+    roles = [r.role for r in request.references]
+    if not roles:
+        return {}
+    return {
+        "images": roles.count(ReferenceRole.IMAGE),
+        "styles": roles.count(ReferenceRole.STYLE),
+        "characters": roles.count(ReferenceRole.CHARACTER),
+        "iw": request.image_weight,
+        "sw": request.style_weight,
+        "cw": request.character_weight,
+    }
 
 
 def _check(request: GenerationRequest) -> None:

@@ -19,6 +19,8 @@ __all__ = [
     "OutpaintSpec",
     "PanDirection",
     "Progress",
+    "Reference",
+    "ReferenceRole",
     "Strength",
     "WeightedText",
     "grid_seeds",
@@ -61,6 +63,28 @@ class WeightedText:
     weight: float = 1.0
 
 
+class ReferenceRole(StrEnum):
+    """How a reference image steers a generation (see ``engine/references.py``)."""
+
+    IMAGE = "image"
+    """An image prompt: what the picture shows (``--iw``)."""
+    STYLE = "style"
+    """A style reference: how it looks, not what it shows (``--sref``, ``--sw``)."""
+    CHARACTER = "character"
+    """A character reference: who is in it (``--cref``, ``--cw``)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Reference:
+    """One reference image with its ``::`` weight; a style may instead be a numeric
+    ``code`` (``--sref 762351716``), drawn deterministically from the code."""
+
+    role: ReferenceRole
+    image: Image.Image | None = None
+    weight: float = 1.0
+    code: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class OutpaintSpec:
     """Zoom out (``zoom`` 1–2, optionally to a new ``aspect``), pan, or make square."""
@@ -101,6 +125,13 @@ class GenerationRequest:
     outpaint: OutpaintSpec | None = None
     steps: int | None = None
     """Overrides the model's step count (benchmarks, tests); ``quality`` scales it."""
+    references: tuple[Reference, ...] = ()
+    image_weight: float = 1.0
+    """``--iw`` 0–3: how much the image prompts count against the text (0 = ignored)."""
+    style_weight: int = 100
+    """``--sw`` 0–1000: strength of the style references (0 = ignored)."""
+    character_weight: int = 100
+    """``--cw`` 0–100: 0 copies only the face, 100 also hair and clothes."""
 
     def resolved_seeds(self) -> tuple[int, ...]:
         """The per-image seeds this request renders with."""

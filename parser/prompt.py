@@ -49,7 +49,7 @@ class StyleRef:
 
     @property
     def is_code(self) -> bool:
-        return self.ref.isdigit()
+        return self.ref.isascii() and self.ref.isdigit()
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,6 +216,9 @@ def _tokens(raw: str) -> list[tuple[int, int]]:
     return [m.span() for m in re.finditer(r"[^\s,]+", raw)]
 
 
+STYLE_CODE_MAX = 2**32 - 1
+
+
 def to_style_refs(raw: str, spec: ParamSpec) -> tuple[StyleRef, ...]:
     spans = _tokens(raw)
     if not spans:
@@ -228,7 +231,14 @@ def to_style_refs(raw: str, spec: ParamSpec) -> tuple[StyleRef, ...]:
         if lowered.startswith(("http://", "https://", "<http://", "<https://")):
             url = _checked_url(ref, (start, end))
             refs.append(StyleRef(url, weight))
-        elif ref.isdigit() or lowered == "random":
+        elif ref.isascii() and ref.isdigit():
+            if int(ref) > STYLE_CODE_MAX:
+                raise ValueProblem(
+                    f"{{name}} style codes go from 0 to {STYLE_CODE_MAX}, not {ref}",
+                    within=(start, end),
+                )
+            refs.append(StyleRef(str(int(ref)), weight))
+        elif lowered == "random":
             refs.append(StyleRef(lowered, weight))
         else:
             raise ValueProblem(

@@ -62,3 +62,12 @@ def test_imagine_cli_errors(tmp_path: Path, data_dir: Path) -> None:
     assert bad_model.returncode == 1
     assert "does not exist" in bad_model.stderr
     assert "Traceback" not in bad_model.stderr
+
+
+def test_imagine_cli_uses_style_codes(tmp_path: Path, data_dir: Path) -> None:
+    plain, styled = tmp_path / "plain.png", tmp_path / "styled.png"
+    assert run(["a red fox --seed 5", "--out", str(plain)], data_dir).returncode == 0
+    result = run(["a red fox --seed 5 --sref 1234 --sw 800", "--out", str(styled)], data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "--sref 1234 --sw 800" in result.stdout
+    assert plain.read_bytes() != styled.read_bytes()

@@ -111,6 +111,8 @@ CASES: list[tuple[str, type[PromptError], str, str | None]] = [
     ("cat --style raw cinematic", InvalidValueError, "cinematic", "style"),
     ("cat --style r@w", InvalidValueError, "r@w", "style"),
     ("cat --sref pretty", InvalidValueError, "pretty", "sref"),
+    ("cat --sref 4294967296", InvalidValueError, "4294967296", "sref"),
+    ("cat --sref ²", InvalidValueError, "²", "sref"),
     ("cat --sref", MissingValueError, "--sref", "sref"),
     ("cat --zoom 2", InvalidValueError, "--zoom 2", "zoom"),
     # repeats and conflicts

@@ -98,7 +98,7 @@ async def test_readme_main_job_runs_the_bot_and_stops_cleanly(
     await bot.start(*command)
     try:
         await _connected(emu, bot)
-        assert [c["name"] for c in emu.commands(emu.guild_id)] == ["imagine"]
+        assert [c["name"] for c in emu.commands(emu.guild_id)] == ["imagine", "blend", "describe"]
         await imagine(emu, "a red fox in the snow --seed 7")
         await wait_result(emu, r"a red fox in the snow --seed 7\*\* - <@\d+> \(fast\)$")
     finally:
