@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from bot import texts
-from bot.commands import start_jobs
+from bot.commands import restarting_embed, start_jobs
 from bot.errors import incident, prompt_error_embed, send_embed
 from bot.fetch import FetchError
 from bot.uploads import read_upload, stored_entry
@@ -63,12 +63,7 @@ async def _blend(
     dimensions: str | None,
 ) -> None:
     if not service.accepting:
-        await send_embed(
-            interaction,
-            texts.error_embed(
-                "Restarting", "The bot is restarting; try again in a minute.", warning=True
-            ),
-        )
+        await send_embed(interaction, restarting_embed())
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     # 1. Read and check every image; the same picture twice is refused (by content).

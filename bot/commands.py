@@ -43,18 +43,19 @@ async def imagine(
         await incident(interaction, error)
 
 
+def restarting_embed() -> discord.Embed:
+    return texts.error_embed(
+        "Restarting", "The bot is restarting; try again in a minute.", warning=True
+    )
+
+
 async def imagine_text(
     interaction: discord.Interaction[Any], service: JobService, text: str
 ) -> None:
     """``/imagine text`` for any interaction (the command, a modal, a button)."""
     # 1. Quick checks that need no I/O, answered at once (well inside Discord's 3 s).
     if not service.accepting:
-        await send_embed(
-            interaction,
-            texts.error_embed(
-                "Restarting", "The bot is restarting; try again in a minute.", warning=True
-            ),
-        )
+        await send_embed(interaction, restarting_embed())
         return
     footer = f"/imagine {text}"
     try:

@@ -124,23 +124,7 @@ async def create_job(session: AsyncSession, new: NewJob, limits: Limits | None =
     counts = await active_counts(session, new.user_id)
     if limits is not None and counts.active >= limits.max_active + limits.max_queued:
         raise QueueFullError(counts.active, limits.max_active + limits.max_queued)
-    job = Job(
-        id=new.id,
-        user_id=new.user_id,
-        kind=new.kind,
-        prompt=new.prompt,
-        raw_prompt=new.raw_prompt,
-        parameters=dict(new.parameters),
-        mode=new.mode,
-        guild_id=new.guild_id,
-        channel_id=new.channel_id,
-        parent_job_id=new.parent_job_id,
-        parent_index=new.parent_index,
-        model=new.model,
-        seeds=list(new.seeds),
-        status=JobStatus.QUEUED,
-        queued_at=utcnow(),
-    )
+    job = _row(new, status=JobStatus.QUEUED, queued_at=utcnow())
     session.add(job)
     await session.flush()
     held = limits is not None and counts.active >= limits.max_active
@@ -151,7 +135,22 @@ async def record_instant_job(session: AsyncSession, new: NewJob) -> Job:
     """Record work that finished at once, outside the GPU queue (``/describe``): inserted
     done and delivered, so recovery neither re-runs nor re-delivers it."""
     now = utcnow()
-    job = Job(
+    await lock_user(session, new.user_id)
+    job = _row(
+        new,
+        status=JobStatus.DONE,
+        queued_at=now,
+        started_at=now,
+        finished_at=now,
+        delivered=True,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+def _row(new: NewJob, **state: Any) -> Job:
+    return Job(
         id=new.id,
         user_id=new.user_id,
         kind=new.kind,
@@ -165,16 +164,8 @@ async def record_instant_job(session: AsyncSession, new: NewJob) -> Job:
         parent_index=new.parent_index,
         model=new.model,
         seeds=list(new.seeds),
-        status=JobStatus.DONE,
-        queued_at=now,
-        started_at=now,
-        finished_at=now,
-        delivered=True,
+        **state,
     )
-    await lock_user(session, new.user_id)
-    session.add(job)
-    await session.flush()
-    return job
 
 
 async def get_job(session: AsyncSession, job_id: str, *, with_images: bool = False) -> Job:

@@ -236,3 +236,22 @@ async def _add_images(db: Database, job_id: str, indexes: list[int]) -> None:
 async def test_unknown_job_is_not_found(database: Database) -> None:
     with pytest.raises(JobNotFoundError):
         await move(database, "missing", JobStatus.RUNNING)
+
+
+async def test_instant_jobs_are_done_delivered_and_left_alone_by_recovery(
+    database: Database,
+) -> None:
+    from dataclasses import replace
+
+    from db import recover
+
+    described = replace(new_job(parameters={"describe": {"prompts": ["a"]}}), kind=JobKind.DESCRIBE)
+    async with database.session() as session:
+        job = await repo.record_instant_job(session, described)
+    assert (job.status, job.delivered) == (JobStatus.DONE, True)
+    async with database.session() as session:
+        await repo.set_messages(session, described.id, result=99)
+        plan = await recover(session, max_attempts=3)
+        assert described.id not in {j.id for j in [*plan.resubmit, *plan.deliver, *plan.failed]}
+        assert (await repo.active_counts(session, 1)).active == 0
+        assert (await repo.job_by_message(session, 99)).id == described.id

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from engine import describe as describe_module
+from engine import describe_models as describe_module
 from engine.describe import (
     FALLBACK_CAPTION,
     MAX_CAPTION_WORDS,
@@ -252,11 +252,11 @@ def test_describe_accepts_any_image(describer: Describer, image: Image.Image) ->
 def test_describe_fills_up_when_captions_repeat(
     describer: Describer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(describe_module._Captioner, "captions", lambda *a, **k: ["a cat."] * 4)
+    monkeypatch.setattr(describe_module.Captioner, "captions", lambda *a, **k: ["a cat."] * 4)
     prompts = describer.describe(picture())
     assert_prompts(prompts, 4, "1:1")
     assert all(p.startswith("a cat, ") for p in prompts)
-    monkeypatch.setattr(describe_module._Captioner, "captions", lambda *a, **k: ["", "..."])
+    monkeypatch.setattr(describe_module.Captioner, "captions", lambda *a, **k: ["", "..."])
     assert all(p.startswith(FALLBACK_CAPTION + ", ") for p in describer.describe(picture()))
 
 
@@ -319,13 +319,13 @@ async def test_describe_async_runs_on_its_thread_and_encodes_labels_once(
     describer: Describer, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    encode = describe_module._ClipRanker._compute_label_features
+    encode = describe_module.ClipRanker._compute_label_features
 
     def counted(self: Any) -> Any:
         calls.append(threading.current_thread().name)
         return encode(self)
 
-    monkeypatch.setattr(describe_module._ClipRanker, "_compute_label_features", counted)
+    monkeypatch.setattr(describe_module.ClipRanker, "_compute_label_features", counted)
     fresh = Describer(DescribeConfig(cache_dir=cache_dir))
     image = picture(64, 48)
     first, second = await asyncio.gather(
@@ -358,9 +358,9 @@ def test_clip_ranking_picks_the_top_scoring_terms(
             scores[start + len(bank.terms) + offset] = score
         start += len(bank.terms)
     monkeypatch.setattr(
-        describe_module._ClipRanker, "_compute_label_features", lambda self: torch.eye(TERM_COUNT)
+        describe_module.ClipRanker, "_compute_label_features", lambda self: torch.eye(TERM_COUNT)
     )
-    monkeypatch.setattr(describe_module._ClipRanker, "image_features", lambda self, image: scores)
+    monkeypatch.setattr(describe_module.ClipRanker, "image_features", lambda self, image: scores)
     prompts = Describer(DescribeConfig(cache_dir=cache_dir)).describe(picture())
     assert prompts[0].endswith(", " + ", ".join(best) + " --ar 1:1")
     by_rank = (best, second, third)
