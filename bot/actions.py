@@ -14,6 +14,7 @@ from bot import texts
 from bot.buttons import single_view
 from bot.custom_ids import Action, ButtonId
 from bot.errors import prompt_error_embed, reply_admission_error
+from bot.modals import prompt_modal
 from db import JobKind, JobMode, JobNotFoundError, QueueFullError
 from db import jobs as repo
 from engine.request import random_seed
@@ -184,52 +185,49 @@ def _encode_stored(service: JobService, path: str, sha256: str, limit: int) -> A
     return encode_to_fit(service.read_image(path, sha256), limit)
 
 
-class CustomZoomModal(discord.ui.Modal, title="Custom Zoom"):
-    prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Prompt (change --zoom 1–2, and --ar if you like)",
-        style=discord.TextStyle.long,
-        max_length=4000,
+async def submit_custom_zoom(
+    interaction: discord.Interaction[Any],
+    service: JobService,
+    job_id: str,
+    index: int,
+    text: str,
+) -> None:
+    """The Custom Zoom form was sent: a zoom-out of image ``index`` with the new prompt."""
+    try:
+        prompt = parse_one(text, allow_zoom=True)
+    except PromptError as error:
+        await interaction.response.send_message(
+            embed=prompt_error_embed(error, f"Custom Zoom: {text}"), ephemeral=True
+        )
+        return
+    await interaction.response.defer()
+    try:
+        async with service.db.session() as session:
+            parent = await repo.get_job(session, job_id)
+    except JobNotFoundError:
+        await interaction.followup.send("That job no longer exists.", ephemeral=True)
+        return
+    spec = copy.deepcopy(parent.parameters.get("spec", {}))
+    spec.update(
+        operation="outpaint",
+        seeds=_seeds(4),
+        source={"job": parent.id, "index": index - 1},
+        prompt=[[p.text, p.weight] for p in prompt.parts] or spec["prompt"],
+        outpaint={
+            "zoom": prompt.params.zoom or 2.0,
+            "aspect": list(prompt.params.aspect) if prompt.params.aspect else None,
+        },
     )
-
-    def __init__(self, service: JobService, button: ButtonId, parent_prompt: str) -> None:
-        super().__init__(custom_id=f"mjm:zoom:{button.job_id}:{button.index}")
-        self.service = service
-        self.button = button
-        self.prompt.default = f"{parent_prompt} --zoom 2"
-
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        text = self.prompt.value
-        try:
-            prompt = parse_one(text, allow_zoom=True)
-        except PromptError as error:
-            await interaction.response.send_message(
-                embed=prompt_error_embed(error, f"Custom Zoom: {text}"), ephemeral=True
-            )
-            return
-        await interaction.response.defer()
-        async with self.service.db.session() as session:
-            parent = await repo.get_job(session, self.button.job_id)
-        spec = copy.deepcopy(parent.parameters.get("spec", {}))
-        spec.update(
-            operation="outpaint",
-            seeds=_seeds(4),
-            source={"job": parent.id, "index": self.button.index - 1},
-            prompt=[[p.text, p.weight] for p in prompt.parts] or spec["prompt"],
-            outpaint={
-                "zoom": prompt.params.zoom or 2.0,
-                "aspect": list(prompt.params.aspect) if prompt.params.aspect else None,
-            },
-        )
-        await _enqueue_child(
-            interaction,
-            self.service,
-            parent,
-            JobKind.OUTPAINT,
-            "Zoom Out",
-            spec,
-            self.button.index - 1,
-            prompt=_without_zoom(prompt.canonical),
-        )
+    await _enqueue_child(
+        interaction,
+        service,
+        parent,
+        JobKind.OUTPAINT,
+        "Zoom Out",
+        spec,
+        index - 1,
+        prompt=_without_zoom(prompt.canonical),
+    )
 
 
 def _without_zoom(canonical: str) -> str:
@@ -256,4 +254,13 @@ async def _open_custom_zoom(
     except JobNotFoundError:
         await interaction.response.send_message("That job no longer exists.", ephemeral=True)
         return
-    await interaction.response.send_modal(CustomZoomModal(service, button, parent.prompt))
+    await interaction.response.send_modal(
+        prompt_modal(
+            "zoom",
+            button.job_id,
+            button.index,
+            title="Custom Zoom",
+            label="Prompt (change --zoom 1–2, and --ar if you like)",
+            default=f"{parent.prompt} --zoom 2",
+        )
+    )

@@ -14,6 +14,7 @@ from bot.buttons import JobButton
 from bot.commands import imagine
 from bot.describe import describe
 from bot.fetch import Fetcher, FetchLimits
+from bot.modals import on_modal_submit
 from bot.moderation import BannedWords
 from bot.service import JobService
 from bot.settings import Settings
@@ -87,6 +88,10 @@ class MjBot(commands.Bot):
         # 4. Finish what the last run left.
         await self.service.recover()
         log.info("ready to serve")
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.type is discord.InteractionType.modal_submit and hasattr(self, "service"):
+            await on_modal_submit(interaction, self.service)
 
     async def _sync_commands(self) -> None:
         if self.settings.discord_guild_ids:

@@ -17,10 +17,11 @@ from discord import app_commands
 
 from bot import texts
 from bot.buttons import JobButton
-from bot.commands import imagine_text, start_jobs
-from bot.custom_ids import Action, ButtonId, modal_id
+from bot.commands import start_jobs
+from bot.custom_ids import Action, ButtonId
 from bot.errors import incident, send_embed
 from bot.fetch import FetchError
+from bot.modals import prompt_modal
 from bot.uploads import read_upload, stored_entry
 from db import JobKind, JobNotFoundError, NewJob
 from db import jobs as repo
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
     from bot.service import JobService
 
-__all__ = ["DescribeModal", "describe", "describe_view", "handle_describe_button"]
+__all__ = ["describe", "describe_view", "handle_describe_button"]
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,14 @@ async def handle_describe_button(
             await interaction.response.send_message("That prompt is not there.", ephemeral=True)
             return
         await interaction.response.send_modal(
-            DescribeModal(service, job.id, button.index, prompts[button.index - 1])
+            prompt_modal(
+                "describe",
+                job.id,
+                button.index,
+                title="Imagine This!",
+                label="Prompt",
+                default=prompts[button.index - 1],
+            )
         )
     elif button.action is Action.DESCRIBE_RETRY:
         await interaction.response.defer(thinking=True)
@@ -202,22 +210,3 @@ async def _imagine_all(
         except PromptError:  # a candidate that is not a valid prompt is skipped
             log.warning("describe candidate is not a valid prompt: %r", text)
     await start_jobs(interaction, service, jobs, [p.canonical for p in jobs])
-
-
-class DescribeModal(discord.ui.Modal, title="Imagine This!"):
-    """The chosen prompt, editable, then ``/imagine``."""
-
-    prompt: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Prompt", style=discord.TextStyle.long, max_length=4000
-    )
-
-    def __init__(self, service: JobService, job_id: str, index: int, text: str) -> None:
-        super().__init__(custom_id=modal_id("describe", job_id, index))
-        self.service = service
-        self.prompt.default = text
-
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await imagine_text(interaction, self.service, self.prompt.value)
-        except Exception as error:
-            await incident(interaction, error)

@@ -202,3 +202,25 @@ def _prompts(message: Message) -> list[str]:
     lines = message.embeds[0]["description"].split("\n\n")
     assert [line.split(" ", 1)[0] for line in lines] == list(NUMBERS)
     return [line.split(" ", 1)[1] for line in lines]
+
+
+async def test_forms_opened_before_a_restart_still_work(emu: Emulator, harness: BotHarness) -> None:
+    record = await emu.slash(
+        "describe",
+        emu.alice,
+        attachments={"image": ("tall.png", png((90, 60, 30), (180, 320)), "image/png")},
+    )
+    described = await _answer(emu, record)
+    await imagine(emu, "a quiet harbour --seed 2")
+    grid = await wait_result(emu, r"a quiet harbour --seed 2\*\* - ")
+    await emu.click(grid.id, custom_id(grid, "U1"), emu.alice)
+    single = await wait_result(emu, r"Image #1 <@")
+    pick = await emu.click(described.id, custom_id(described, "3️⃣"), emu.alice)
+    zoom = await emu.click(single.id, custom_id(single, "Custom Zoom"), emu.alice)
+    forms = [await emu.response_of(pick), await emu.response_of(zoom)]
+    fields = [form["data"]["components"][0]["components"][0] for form in forms]
+    await harness.restart()  # the forms are still open in Discord
+    await emu.submit_modal(pick, {fields[0]["custom_id"]: fields[0]["value"] + " --seed 5"})
+    await emu.submit_modal(zoom, {fields[1]["custom_id"]: "a quiet harbour --zoom 1.5"})
+    await wait_result(emu, r"--seed 5\*\* - <@\d+> \(fast\)$")
+    await wait_result(emu, r"a quiet harbour\*\* - Zoom Out by <@\d+> \(fast\)$")
