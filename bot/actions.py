@@ -13,12 +13,14 @@ import discord
 from bot import texts
 from bot.buttons import single_view
 from bot.custom_ids import Action, ButtonId
-from bot.errors import prompt_error_embed, reply_admission_error
+from bot.errors import prompt_error_embed, reply_admission_error, send_embed
 from bot.modals import prompt_modal
-from db import JobKind, JobMode, JobNotFoundError, QueueFullError
+from bot.preferences import load_preferences
+from db import JobKind, JobMode, JobNotFoundError, QueueFullError, Variability
 from db import jobs as repo
+from engine.errors import UnknownVersionError
 from engine.request import random_seed
-from parser import PromptError, parse_one
+from parser import PromptError, parse, parse_one
 
 if TYPE_CHECKING:
     from bot.service import JobService
@@ -32,6 +34,24 @@ REGION_SOON = (
     "yet. Use Vary (Subtle) or Vary (Strong) for now."
 )
 DESCRIBE_ACTIONS = frozenset({Action.DESCRIBE_PICK, Action.DESCRIBE_RETRY, Action.DESCRIBE_ALL})
+REMIXABLE = frozenset(
+    {
+        Action.VARY,
+        Action.REROLL,
+        Action.VARY_SUBTLE,
+        Action.VARY_STRONG,
+        Action.PAN_LEFT,
+        Action.PAN_RIGHT,
+        Action.PAN_UP,
+        Action.PAN_DOWN,
+    }
+)
+"""Buttons that open the Remix form when the presser has Remix mode on."""
+REMIX_KEYS = (
+    "prompt", "negative", "chaos", "stylize", "stop", "quality", "tile", "weird", "version",
+    "iw", "sw", "cw",
+)  # fmt: skip
+"""What an edited prompt changes in a child job's spec (the source image stays)."""
 PAN_LABELS = {
     Action.PAN_LEFT: ("left", "Pan Left"),
     Action.PAN_RIGHT: ("right", "Pan Right"),
@@ -47,6 +67,11 @@ async def handle_button(interaction: discord.Interaction[Any], button: ButtonId)
             "The bot is restarting; press it again in a minute.", ephemeral=True
         )
         return
+    if button.action is Action.CANCEL:
+        from bot.controls import cancel_button
+
+        await cancel_button(interaction, service, button)
+        return
     if button.action in DESCRIBE_ACTIONS:
         from bot.describe import handle_describe_button
 
@@ -58,6 +83,13 @@ async def handle_button(interaction: discord.Interaction[Any], button: ButtonId)
     if button.action is Action.ZOOM_CUSTOM:
         await _open_custom_zoom(interaction, service, button)
         return
+    variability = Variability.HIGH
+    if button.action in REMIXABLE:  # the presser's settings decide
+        preferences = await load_preferences(service.db, interaction.user.id)
+        if preferences.remix:
+            await _open_remix(interaction, service, button)
+            return
+        variability = preferences.variability
     await interaction.response.defer()  # acknowledge first: the rest may take a moment
     try:
         async with service.db.session() as session:
@@ -68,7 +100,7 @@ async def handle_button(interaction: discord.Interaction[Any], button: ButtonId)
     if button.action is Action.UPSCALE_PICK:
         await _show_single(interaction, service, parent, button.index)
         return
-    child = _child_spec(parent, button)
+    child = _child_spec(parent, button, variability)
     if child is None:
         await interaction.followup.send("That button no longer does anything.", ephemeral=True)
         return
@@ -77,9 +109,10 @@ async def handle_button(interaction: discord.Interaction[Any], button: ButtonId)
 
 
 def _child_spec(
-    parent: Any, button: ButtonId
+    parent: Any, button: ButtonId, variability: Variability = Variability.HIGH
 ) -> tuple[JobKind, str | None, dict[str, Any], int | None] | None:
-    """The child job a button makes: (kind, label, spec, 0-based source index)."""
+    """The child job a button makes: (kind, label, spec, 0-based source index). V follows
+    the presser's variation mode (High: strong, Low: subtle); Vary (…) buttons do not."""
     base = copy.deepcopy(parent.parameters.get("spec", {}))
     if not base:
         return None
@@ -92,7 +125,8 @@ def _child_spec(
     base["source"] = {"job": parent.id, "index": index}
     base.pop("outpaint", None)
     if action in (Action.VARY, Action.VARY_SUBTLE, Action.VARY_STRONG):
-        strength = "subtle" if action is Action.VARY_SUBTLE else "strong"
+        low = action is Action.VARY and variability is Variability.LOW
+        strength = "subtle" if action is Action.VARY_SUBTLE or low else "strong"
         spec = {**base, "operation": "variation", "strength": strength, "seeds": _seeds(4)}
         return JobKind.VARIATION, f"Variations ({strength.title()})", spec, index
     if action in (Action.UPSCALE_SUBTLE, Action.UPSCALE_CREATIVE):
@@ -263,4 +297,82 @@ async def _open_custom_zoom(
             label="Prompt (change --zoom 1–2, and --ar if you like)",
             default=f"{parent.prompt} --zoom 2",
         )
+    )
+
+
+async def _open_remix(
+    interaction: discord.Interaction[Any], service: JobService, button: ButtonId
+) -> None:
+    try:
+        async with service.db.session() as session:
+            parent = await repo.get_job(session, button.job_id)
+    except JobNotFoundError:
+        await interaction.response.send_message("That job no longer exists.", ephemeral=True)
+        return
+    label = f"New prompt for image #{button.index}" if button.index else "New prompt"
+    await interaction.response.send_modal(
+        prompt_modal(
+            f"remix_{button.action}",
+            button.job_id,
+            button.index,
+            title="Remix Prompt",
+            label=label,
+            default=parent.prompt,
+        )
+    )
+
+
+async def submit_remix(
+    interaction: discord.Interaction[Any], service: JobService, button: ButtonId, text: str
+) -> None:
+    """A Remix form was sent: the button's child job, with the edited prompt."""
+    from bot.commands import fetch_references
+    from bot.convert import version_key
+    from bot.jobspec import spec_from_prompt
+    from bot.references import resolve_random_styles
+
+    footer = f"Remix: {text}"
+    preferences = await load_preferences(service.db, interaction.user.id)
+    try:
+        [prompt] = parse(text, options=preferences.options, max_permutations=1)
+        service.engine.catalog.key_for(version_key(prompt))
+    except PromptError as error:
+        await send_embed(interaction, prompt_error_embed(error, footer))
+        return
+    except UnknownVersionError as error:
+        await send_embed(interaction, texts.error_embed("Invalid parameter", str(error)))
+        return
+    phrase = service.banned.find(text)
+    if phrase is not None:
+        banned = texts.BANNED.format(phrase=phrase)
+        await send_embed(interaction, texts.error_embed("Banned prompt detected", banned))
+        return
+    await interaction.response.defer()
+    try:
+        async with service.db.session() as session:
+            parent = await repo.get_job(session, button.job_id, with_images=True)
+    except JobNotFoundError:
+        await interaction.followup.send("That job no longer exists.", ephemeral=True)
+        return
+    child = _child_spec(parent, button, preferences.variability)
+    if child is None:
+        await interaction.followup.send("That button no longer does anything.", ephemeral=True)
+        return
+    kind, label, spec, index = child
+    prompt = resolve_random_styles(prompt)
+    edited = spec_from_prompt(prompt)
+    spec.update({key: edited[key] for key in REMIX_KEYS})
+    if spec["operation"] == "imagine":  # a reroll: a new prompt may also change the shape
+        spec["aspect"] = edited["aspect"]
+        if prompt.params.seed is not None:
+            spec["seeds"] = edited["seeds"]
+    references = await fetch_references(service, prompt, known=spec.get("references", []))
+    if isinstance(references, discord.Embed):
+        await interaction.followup.send(embed=references, ephemeral=True)
+        return
+    spec["references"] = references
+    if label and label.startswith("Variations"):
+        label = label.replace("Variations", "Remix")
+    await _enqueue_child(
+        interaction, service, parent, kind, label, spec, index, prompt=prompt.canonical
     )

@@ -12,12 +12,17 @@ from discord.ext import commands
 from bot.blend import blend
 from bot.buttons import JobButton
 from bot.commands import imagine
+from bot.controls import Reactions
+from bot.controls_commands import info, show
 from bot.describe import describe
 from bot.fetch import Fetcher, FetchLimits
 from bot.modals import on_modal_submit
 from bot.moderation import BannedWords
+from bot.prefer import MODE_COMMANDS, prefer
 from bot.service import JobService
 from bot.settings import Settings
+from bot.settings_panel import SettingButton, VersionSelect
+from bot.settings_panel import settings as settings_command
 from db import Database, ImageStore
 from engine import Engine, EngineConfig
 from engine.describe import DescribeConfig, Describer
@@ -80,11 +85,21 @@ class MjBot(commands.Bot):
             ),
         )
         # 3. Buttons on every old message answer again; commands are (re)declared.
-        self.add_dynamic_items(JobButton)
-        commands_: list[app_commands.Command[Any, Any, Any]] = [imagine, blend, describe]
+        self.add_dynamic_items(JobButton, SettingButton, VersionSelect)
+        commands_: list[app_commands.Command[Any, Any, Any] | app_commands.Group] = [
+            imagine,
+            blend,
+            describe,
+            settings_command,
+            prefer,
+            *MODE_COMMANDS,
+            info,
+            show,
+        ]
         for command in commands_:
             self.tree.add_command(command)
         await self._sync_commands()
+        self.add_listener(Reactions(self.service).on_raw_reaction_add)  # ❌ and ✉️
         # 4. Finish what the last run left.
         await self.service.recover()
         log.info("ready to serve")

@@ -12,9 +12,10 @@ from bot import texts
 from bot.commands import restarting_embed, start_jobs
 from bot.errors import incident, prompt_error_embed, send_embed
 from bot.fetch import FetchError
+from bot.preferences import load_preferences, parse_with_preferences
 from bot.uploads import read_upload, stored_entry
 from db import JobKind
-from parser import PromptError, parse_one
+from parser import PromptError
 
 if TYPE_CHECKING:
     from bot.service import JobService
@@ -83,10 +84,12 @@ async def _blend(
             ),
         )
         return
-    # 2. The prompt is the images' URLs and the dimensions, as Midjourney echoes it.
+    # 2. The prompt is the images' URLs and the dimensions, as Midjourney echoes it, with the
+    #    user's suffix and settings (the dimensions override the suffix's --ar).
     text = " ".join(f.url for f in fetched) + f" {dimensions or DIMENSIONS['Square']}"
+    preferences = await load_preferences(service.db, interaction.user.id)
     try:
-        prompt = parse_one(text)
+        [prompt] = parse_with_preferences(text, preferences, max_permutations=1)
     except PromptError as error:
         await _reply(interaction, prompt_error_embed(error, "/blend"))
         return
@@ -94,7 +97,13 @@ async def _blend(
         {"role": "image", "weight": 1.0, **await stored_entry(service.store, f)} for f in fetched
     ]
     await start_jobs(
-        interaction, service, [prompt], text, kind=JobKind.BLEND, references=references
+        interaction,
+        service,
+        [prompt],
+        text,
+        kind=JobKind.BLEND,
+        references=references,
+        default_mode=preferences.mode,
     )
 
 

@@ -12,7 +12,7 @@ import discord
 
 from bot.custom_ids import BUTTON_PATTERN, Action, ButtonId
 
-__all__ = ["JobButton", "grid_view", "single_view"]
+__all__ = ["JobButton", "cancel_view", "grid_view", "single_view"]
 
 GRID_INDEXES = (1, 2, 3, 4)
 PANS = (
@@ -75,14 +75,23 @@ def _button(
     )
 
 
-def grid_view(job_id: str) -> discord.ui.View:
-    """U1 U2 U3 U4 🔄 / V1 V2 V3 V4, under a 2×2 grid (1 = top left, reading order)."""
+def cancel_view(job_id: str) -> discord.ui.View:
+    """❌ under a job's waiting message: its owner stops it, queued or rendering."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(_button(Action.CANCEL, job_id, 0, emoji="❌"))
+    return view
+
+
+def grid_view(job_id: str, *, remix: bool = False) -> discord.ui.View:
+    """U1 U2 U3 U4 🔄 / V1 V2 V3 V4, under a 2×2 grid (1 = top left, reading order); the V
+    buttons are green when the job's owner has Remix mode on."""
     view = discord.ui.View(timeout=None)
     for index in GRID_INDEXES:
         view.add_item(_button(Action.UPSCALE_PICK, job_id, index, f"U{index}", row=0))
     view.add_item(_button(Action.REROLL, job_id, 0, emoji="🔄", row=0))
+    style = discord.ButtonStyle.success if remix else discord.ButtonStyle.secondary
     for index in GRID_INDEXES:
-        view.add_item(_button(Action.VARY, job_id, index, f"V{index}", row=1))
+        view.add_item(_button(Action.VARY, job_id, index, f"V{index}", row=1, style=style))
     return view
 
 

@@ -14,10 +14,12 @@ from bot import texts
 from bot.convert import mode_of, version_key
 from bot.errors import incident, prompt_error_embed, send_embed
 from bot.jobspec import spec_from_prompt
+from bot.preferences import load_preferences, parse_with_preferences
 from bot.references import resolve_random_styles, wanted_references
 from db import JobKind, JobMode, QueueFullError
 from engine.errors import UnknownVersionError
-from parser import Prompt, PromptError, parse
+from engine.scheduler import SpeedMode
+from parser import Prompt, PromptError
 
 if TYPE_CHECKING:
     from bot.service import JobService
@@ -58,8 +60,11 @@ async def imagine_text(
         await send_embed(interaction, restarting_embed())
         return
     footer = f"/imagine {text}"
+    preferences = await load_preferences(service.db, interaction.user.id)
     try:
-        prompts = parse(text, max_permutations=service.settings.mj_max_permutations)
+        prompts = parse_with_preferences(
+            text, preferences, max_permutations=service.settings.mj_max_permutations
+        )
     except PromptError as error:
         await send_embed(interaction, prompt_error_embed(error, footer))
         return
@@ -81,15 +86,21 @@ async def imagine_text(
             )
             return
     jobs = [p for p in prompts for _ in range(p.params.repeat or 1)]
+    mode = preferences.mode
+    if len(jobs) > 1 and any(mode_of(p, SpeedMode(mode)) is SpeedMode.RELAX for p in jobs):
+        await send_embed(
+            interaction, texts.error_embed("Relax mode", texts.RELAX_MULTI, footer=footer)
+        )
+        return
     # 2. Many jobs: ask first. Otherwise acknowledge, then do the slower work.
     if len(jobs) > CONFIRM_ABOVE:
-        view = ConfirmJobs(service, jobs, text)
+        view = ConfirmJobs(service, jobs, text, mode)
         await interaction.response.send_message(
             f"This prompt makes **{len(jobs)} jobs**. Start them all?", view=view, ephemeral=True
         )
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
-    await start_jobs(interaction, service, jobs, text)
+    await start_jobs(interaction, service, jobs, text, default_mode=mode)
 
 
 async def start_jobs(
@@ -100,6 +111,7 @@ async def start_jobs(
     *,
     kind: JobKind = JobKind.IMAGINE,
     references: list[dict[str, Any]] | None = None,
+    default_mode: JobMode = JobMode.FAST,
 ) -> None:
     """Admit each job; tell the user only what needs telling (queued, full, bad link).
     ``raw`` is the text the user typed: one for all jobs, or one per job. ``references``
@@ -126,7 +138,7 @@ async def start_jobs(
                 prompt=prompt.canonical,
                 raw=job_raw,
                 spec=spec,
-                mode=JobMode(str(mode_of(prompt))),
+                mode=JobMode(str(mode_of(prompt, SpeedMode(default_mode)))),
                 upload_limit=interaction.filesize_limit,
             )
         except QueueFullError:
@@ -143,15 +155,20 @@ async def start_jobs(
 
 
 async def fetch_references(
-    service: JobService, prompt: Prompt
+    service: JobService, prompt: Prompt, known: Sequence[dict[str, Any]] = ()
 ) -> list[dict[str, Any]] | discord.Embed:
     """Download the prompt's image URLs once and keep them with the job (restarts and
     buttons never download again); a bad link is an ``Invalid link`` embed naming it.
-    The same URL twice in one prompt is downloaded once."""
+    The same URL twice in one prompt is downloaded once; ``known`` references (a parent
+    job's) are reused by URL."""
     from bot.fetch import FetchError
 
     references: list[dict[str, Any]] = []
-    fetched_urls: dict[str, dict[str, Any]] = {}
+    fetched_urls: dict[str, dict[str, Any]] = {
+        entry["url"]: {k: entry[k] for k in ("url", "path", "sha256", "width", "height")}
+        for entry in known
+        if entry.get("url") and entry.get("path")
+    }
     for wanted in wanted_references(prompt):
         entry: dict[str, Any] = {"role": wanted.role, "weight": wanted.weight}
         if wanted.url is None:
@@ -177,11 +194,12 @@ async def fetch_references(
 class ConfirmJobs(discord.ui.View):
     """Yes/No before starting many jobs (ephemeral, short-lived: not persisted)."""
 
-    def __init__(self, service: JobService, jobs: list[Prompt], raw: str) -> None:
+    def __init__(self, service: JobService, jobs: list[Prompt], raw: str, mode: JobMode) -> None:
         super().__init__(timeout=300)
         self.service = service
         self.jobs = jobs
         self.raw = raw
+        self.mode = mode
 
     @discord.ui.button(label="Yes", style=discord.ButtonStyle.success)
     async def yes(
@@ -191,7 +209,7 @@ class ConfirmJobs(discord.ui.View):
         await interaction.response.edit_message(
             content=f"Starting {len(self.jobs)} jobs…", view=None
         )
-        await start_jobs(interaction, self.service, self.jobs, self.raw)
+        await start_jobs(interaction, self.service, self.jobs, self.raw, default_mode=self.mode)
 
     @discord.ui.button(label="No", style=discord.ButtonStyle.danger)
     async def no(

@@ -33,6 +33,7 @@ class Action(StrEnum):
     DESCRIBE_PICK = "describe"
     DESCRIBE_RETRY = "describe_retry"
     DESCRIBE_ALL = "describe_all"
+    CANCEL = "cancel"
 
 
 BUTTON_PATTERN = r"mj:(?P<action>[a-z0-9_]+):(?P<job>[0-9a-f-]{36}):(?P<index>[0-9])"

@@ -22,12 +22,13 @@ from bot.custom_ids import Action, ButtonId
 from bot.errors import incident, send_embed
 from bot.fetch import FetchError
 from bot.modals import prompt_modal
+from bot.preferences import load_preferences, parse_with_preferences
 from bot.uploads import read_upload, stored_entry
 from db import JobKind, JobNotFoundError, NewJob
 from db import jobs as repo
 from engine import EngineError
 from engine.request import random_seed
-from parser import PromptError, parse_one
+from parser import PromptError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -203,10 +204,12 @@ async def _imagine_all(
         )
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
+    preferences = await load_preferences(service.db, interaction.user.id)
     jobs = []
     for text in prompts:
         try:
-            jobs.append(parse_one(text))
+            jobs += parse_with_preferences(text, preferences, max_permutations=1)
         except PromptError:  # a candidate that is not a valid prompt is skipped
             log.warning("describe candidate is not a valid prompt: %r", text)
-    await start_jobs(interaction, service, jobs, [p.canonical for p in jobs])
+    raws = [p.canonical for p in jobs]
+    await start_jobs(interaction, service, jobs, raws, default_mode=preferences.mode)

@@ -61,6 +61,12 @@ async def on_modal_submit(interaction: discord.Interaction[Any], service: JobSer
             from bot.actions import submit_custom_zoom
 
             await submit_custom_zoom(interaction, service, job_id, index, text)
+        elif kind.startswith("remix_"):
+            from bot.actions import submit_remix
+            from bot.custom_ids import Action, ButtonId
+
+            button = ButtonId(Action(kind.removeprefix("remix_")), job_id, index)
+            await submit_remix(interaction, service, button, text)
         elif kind == "describe":
             from bot.commands import imagine_text
 

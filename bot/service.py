@@ -16,13 +16,14 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import discord
 from PIL import Image
 
 from bot import texts
-from bot.buttons import grid_view, single_view
+from bot.buttons import cancel_view, grid_view, single_view
 from bot.fetch import Fetcher
 from bot.jobspec import request_from_spec, source_of, stored_references
 from bot.moderation import BannedWords
@@ -32,11 +33,12 @@ from db import Database, ImageStore, JobKind, JobMode, JobStatus, Limits, NewIma
 from db import jobs as repo
 from db.errors import StorageError
 from db.recovery import recover
+from db.users import get_or_create_user
 from engine import Engine, EngineError, JobCancelledError, JobHandle, Progress, SpeedMode
 from engine.describe import Describer
 from engine.grid import compose_grid, encode_png, encode_to_fit, preview
 
-__all__ = ["JobService", "JobView"]
+__all__ = ["CancelOutcome", "JobService", "JobView"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,19 @@ class JobView:
             job.progress_message_id,
             job.parameters.get("spec", {}),
         )
+
+
+class CancelOutcome(StrEnum):
+    """What :meth:`JobService.cancel` did."""
+
+    STOPPED = "stopped"
+    """It was waiting for the user's other jobs: cancelled now, its message says so."""
+    STOPPING = "stopping"
+    """The engine had it: it stops within one step and is then recorded as cancelled."""
+    FINISHING = "finishing"
+    """Too late: it has rendered and is being stored and delivered."""
+    ENDED = "ended"
+    """It had already ended (done, failed or cancelled)."""
 
 
 class JobService:
@@ -123,6 +138,7 @@ class JobService:
                     job.user_id,
                     "interrupted too many times",
                 ),
+                clear_buttons=True,
             )
         for job in plan.deliver:
             self._tasks.spawn(self.deliver(job.id), name=f"deliver-{job.id}")
@@ -184,6 +200,7 @@ class JobService:
             admission = await repo.create_job(session, new, self.limits)
         message = await self._channel(channel_id).send(
             texts.waiting_text(prompt, label, user_id),
+            view=cancel_view(new.id),
             allowed_mentions=discord.AllowedMentions(users=True),
         )
         self._progress_ids[new.id] = message.id  # known before the row says so (see below)
@@ -209,6 +226,35 @@ class JobService:
                 ]
             for view in waiting[:room]:
                 await self._start(view)
+
+    async def cancel(self, job_id: str) -> CancelOutcome:
+        """Stop a job (raises :class:`~db.JobNotFoundError`). One held back by the user's
+        limit is cancelled here; one the engine has stops within a step, and ``_finish``
+        records it. Either way the user's admission counts drop."""
+        async with self.db.session() as session:
+            user_id = (await repo.get_job(session, job_id)).user_id
+        async with self._user_locks[user_id]:  # so pump cannot start it meanwhile
+            handle = self._handles.get(job_id)
+            if handle is not None:
+                stopping = not handle.future.done() and self.engine.cancel(job_id)
+                return CancelOutcome.STOPPING if stopping else CancelOutcome.FINISHING
+            async with self.db.session() as session:
+                job = await repo.get_job(session, job_id)
+                if job.status.is_final:
+                    return CancelOutcome.ENDED
+                if job.status is not JobStatus.QUEUED:  # recorded running, not ours to stop
+                    return CancelOutcome.FINISHING
+                await repo.transition(session, job_id, JobStatus.CANCELLED)
+        log.info("job %s cancelled while held", job_id)
+        view = JobView.of(job)
+        await self._edit_progress(
+            view, texts.stopped_text(view.prompt, view.label, view.user_id), clear_buttons=True
+        )
+        return CancelOutcome.STOPPED
+
+    def in_engine(self, job_id: str) -> bool:
+        """Whether the job was handed to the engine (queued there or rendering)."""
+        return job_id in self._handles
 
     async def _start(self, view: JobView) -> None:
         try:
@@ -308,7 +354,9 @@ class JobService:
             if self.accepting:
                 await self._set_status(view.id, JobStatus.CANCELLED)
                 await self._edit_progress(
-                    view, texts.stopped_text(view.prompt, view.label, view.user_id)
+                    view,
+                    texts.stopped_text(view.prompt, view.label, view.user_id),
+                    clear_buttons=True,
                 )
             else:  # shutting down: leave it queued for the next start
                 await self._set_status(view.id, JobStatus.QUEUED)
@@ -357,7 +405,9 @@ class JobService:
     async def _fail(self, view: JobView, reason: str) -> None:
         await self._set_status(view.id, JobStatus.FAILED, error=reason)
         await self._edit_progress(
-            view, texts.failed_text(view.prompt, view.label, view.user_id, reason)
+            view,
+            texts.failed_text(view.prompt, view.label, view.user_id, reason),
+            clear_buttons=True,
         )
 
     async def _set_status(self, job_id: str, status: JobStatus, error: str | None = None) -> None:
@@ -378,14 +428,27 @@ class JobService:
             job = await repo.get_job(session, job_id, with_images=True)
         if job.delivered or job.channel_id is None:
             return
-        view = JobView.of(job)
-        files = [(i.path, i.sha256) for i in job.images]
         channel = self._channel(job.channel_id)
         # The interaction told us this channel's upload limit; the guild's boost level is the
         # fallback for jobs that did not come from an interaction.
         limit = int(job.parameters.get("upload_limit") or self._upload_limit(channel))
+        message = await self.post_result(job, channel, limit, nonce=_nonce(job.id))
+        async with self.db.session() as session:
+            await repo.mark_delivered(session, job.id, message.id)
+        if job.progress_message_id is not None:
+            await self._delete_message(job.channel_id, job.progress_message_id)
+
+    async def post_result(
+        self, job: Any, channel: Any, limit: int, *, nonce: str | None = None
+    ) -> Any:
+        """Post a finished job (loaded with its images) to ``channel`` with fresh buttons:
+        its delivery, or a ``/show`` re-post (no ``nonce``: a new message, not the first)."""
+        view = JobView.of(job)
+        files = [(i.path, i.sha256) for i in job.images]
+        async with self.db.session() as session:
+            remix = (await get_or_create_user(session, job.user_id)).remix
         buttons = (
-            grid_view(job.id)
+            grid_view(job.id, remix=remix)
             if len(files) == 4
             else single_view(
                 job.id,
@@ -395,11 +458,7 @@ class JobService:
             )
         )
         text = texts.final_text(view.prompt, view.label, view.user_id, view.mode)
-        message = await self._send_fitting(channel, text, files, limit, buttons, job)
-        async with self.db.session() as session:
-            await repo.mark_delivered(session, job.id, message.id)
-        if job.progress_message_id is not None:
-            await self._delete_message(job.channel_id, job.progress_message_id)
+        return await self._send_fitting(channel, text, files, limit, buttons, job, nonce)
 
     async def _send_fitting(
         self,
@@ -409,6 +468,7 @@ class JobService:
         limit: int,
         buttons: discord.ui.View,
         job: Any,
+        nonce: str | None,
     ) -> Any:
         """Send the result under ``limit`` bytes; if Discord still finds it too large (the
         limit changed), try once more at half the size."""
@@ -420,7 +480,7 @@ class JobService:
                     text,
                     file=discord.File(io.BytesIO(encoded.data), filename=name),
                     view=buttons,
-                    nonce=_nonce(job.id),
+                    nonce=nonce,
                     allowed_mentions=discord.AllowedMentions(users=True),
                 )
             except discord.HTTPException as error:
@@ -445,14 +505,21 @@ class JobService:
         return channel if channel is not None else self.client.get_partial_messageable(channel_id)
 
     async def _edit_progress(
-        self, view: JobView, text: str, image: Image.Image | None = None
+        self,
+        view: JobView,
+        text: str,
+        image: Image.Image | None = None,
+        *,
+        clear_buttons: bool = False,
     ) -> None:
         message_id = await self._progress_message_id(view)
         if view.channel_id is None or message_id is None:
             return
         message = self._channel(view.channel_id).get_partial_message(message_id)
         try:
-            if image is None:
+            if clear_buttons:  # the job has ended: ❌ would do nothing
+                await message.edit(content=text, view=None)
+            elif image is None:
                 await message.edit(content=text)
             else:
                 data = await asyncio.to_thread(_preview_png, image)

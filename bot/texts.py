@@ -29,6 +29,10 @@ JOB_QUEUED = (
 QUEUE_FULL = (
     "Your job queue is full. Please wait for a job to finish first, then resubmit this one."
 )
+RELAX_MULTI = (
+    "Permutation prompts and --repeat are only available in Fast or Turbo mode. "
+    "Add --fast to the prompt, or switch with /fast."
+)
 BANNED = (
     "Sorry! Our AI moderator thinks this prompt is probably against our community "
     "standards. Please review our current community standards: the banned phrase was "

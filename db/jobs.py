@@ -27,6 +27,7 @@ __all__ = [
     "NewImage",
     "NewJob",
     "active_counts",
+    "active_jobs",
     "attach_images",
     "create_job",
     "get_job",
@@ -279,6 +280,12 @@ async def active_counts(session: AsyncSession, user_id: int) -> Counts:
     )
     found: dict[JobStatus, int] = dict(rows.all())
     return Counts(found.get(JobStatus.QUEUED, 0), found.get(JobStatus.RUNNING, 0))
+
+
+async def active_jobs(session: AsyncSession, user_id: int) -> list[Job]:
+    """The user's queued and running jobs, oldest first."""
+    query = select(Job).where(Job.user_id == user_id, Job.status.in_(ACTIVE))
+    return list((await session.execute(query.order_by(Job.queued_at))).scalars())
 
 
 async def lineage(session: AsyncSession, job_id: str) -> Lineage:
