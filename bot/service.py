@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import io
 import logging
-import re
 import time
 import uuid
 from collections import defaultdict
@@ -23,10 +22,11 @@ import discord
 from PIL import Image
 
 from bot import texts
-from bot.buttons import cancel_view, grid_view, single_view
+from bot.buttons import cancel_view
 from bot.fetch import Fetcher
 from bot.jobspec import request_from_spec, source_of, stored_references
 from bot.moderation import BannedWords
+from bot.results import post_result
 from bot.settings import Settings
 from bot.tasks import TaskGroup
 from db import Database, ImageStore, JobKind, JobMode, JobStatus, Limits, NewImage, NewJob
@@ -36,14 +36,13 @@ from db.recovery import recover
 from db.users import get_or_create_user
 from engine import Engine, EngineError, JobCancelledError, JobHandle, Progress, SpeedMode
 from engine.describe import Describer
-from engine.grid import compose_grid, encode_png, encode_to_fit, preview
+from engine.grid import encode_png, preview
 
 __all__ = ["CancelOutcome", "JobService", "JobView"]
 
 log = logging.getLogger(__name__)
 
 DM_UPLOAD_LIMIT = 10 * 1024 * 1024
-HTTP_TOO_LARGE = 413
 PREVIEW_SIDE = 256
 
 
@@ -443,56 +442,9 @@ class JobService:
     ) -> Any:
         """Post a finished job (loaded with its images) to ``channel`` with fresh buttons:
         its delivery, or a ``/show`` re-post (no ``nonce``: a new message, not the first)."""
-        view = JobView.of(job)
-        files = [(i.path, i.sha256) for i in job.images]
         async with self.db.session() as session:
             remix = (await get_or_create_user(session, job.user_id)).remix
-        buttons = (
-            grid_view(job.id, remix=remix)
-            if len(files) == 4
-            else single_view(
-                job.id,
-                1,
-                _is_square(job.images[0].width, job.images[0].height),
-                upscaled=job.kind == JobKind.UPSCALE,
-            )
-        )
-        text = texts.final_text(view.prompt, view.label, view.user_id, view.mode)
-        return await self._send_fitting(channel, text, files, limit, buttons, job, nonce)
-
-    async def _send_fitting(
-        self,
-        channel: Any,
-        text: str,
-        files: list[tuple[str, str]],
-        limit: int,
-        buttons: discord.ui.View,
-        job: Any,
-        nonce: str | None,
-    ) -> Any:
-        """Send the result under ``limit`` bytes; if Discord still finds it too large (the
-        limit changed), try once more at half the size."""
-        for attempt in range(2):
-            encoded = await asyncio.to_thread(self._encode_result, files, limit)
-            name = f"{_slug(job.prompt)}_{job.id}{encoded.extension}"
-            try:
-                return await channel.send(
-                    text,
-                    file=discord.File(io.BytesIO(encoded.data), filename=name),
-                    view=buttons,
-                    nonce=nonce,
-                    allowed_mentions=discord.AllowedMentions(users=True),
-                )
-            except discord.HTTPException as error:
-                if error.status != HTTP_TOO_LARGE or attempt:
-                    raise
-                limit //= 2
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _encode_result(self, files: list[tuple[str, str]], limit: int) -> Any:
-        images = [Image.open(io.BytesIO(self.store.read(path, sha))) for path, sha in files]
-        picture = compose_grid(images) if len(images) > 1 else images[0]
-        return encode_to_fit(picture, limit)
+        return await post_result(self.store, job, channel, limit, remix=remix, nonce=nonce)
 
     def _upload_limit(self, channel: Any) -> int:
         guild = getattr(channel, "guild", None)
@@ -582,16 +534,7 @@ def _preview_png(image: Image.Image) -> bytes:
     return encode_png(preview(image, PREVIEW_SIDE))
 
 
-def _slug(prompt: str) -> str:
-    words = re.sub(r"[^a-z0-9]+", "_", prompt.lower().split(" --")[0]).strip("_")
-    return words[:48].rstrip("_") or "image"
-
-
 def _nonce(job_id: str) -> str:
     # Discord de-duplicates messages with the same nonce: a delivery repeated after a crash
     # between posting and recording it gives the same message, not a second one.
     return job_id.replace("-", "")[:25]
-
-
-def _is_square(width: int, height: int) -> bool:
-    return width == height
