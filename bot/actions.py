@@ -29,10 +29,6 @@ __all__ = ["handle_button"]
 
 log = logging.getLogger(__name__)
 
-REGION_SOON = (
-    "Vary (Region) needs the region editor, which is not available on this server "
-    "yet. Use Vary (Subtle) or Vary (Strong) for now."
-)
 DESCRIBE_ACTIONS = frozenset({Action.DESCRIBE_PICK, Action.DESCRIBE_RETRY, Action.DESCRIBE_ALL})
 REMIXABLE = frozenset(
     {
@@ -78,7 +74,9 @@ async def handle_button(interaction: discord.Interaction[Any], button: ButtonId)
         await handle_describe_button(interaction, service, button)
         return
     if button.action is Action.VARY_REGION:
-        await interaction.response.send_message(REGION_SOON, ephemeral=True)
+        from bot.region import open_region_editor
+
+        await open_region_editor(interaction, service, button)
         return
     if button.action is Action.ZOOM_CUSTOM:
         await _open_custom_zoom(interaction, service, button)

@@ -23,6 +23,8 @@ from bot.service import JobService
 from bot.settings import Settings
 from bot.settings_panel import SettingButton, VersionSelect
 from bot.settings_panel import settings as settings_command
+from bot.web.server import EditorServer
+from bot.web.tokens import load_secret
 from db import Database, ImageStore
 from engine import Engine, EngineConfig
 from engine.describe import DescribeConfig, Describer
@@ -100,7 +102,9 @@ class MjBot(commands.Bot):
             self.tree.add_command(command)
         await self._sync_commands()
         self.add_listener(Reactions(self.service).on_raw_reaction_add)  # ❌ and ✉️
-        # 4. Finish what the last run left.
+        # 4. The region editor's web server (Vary (Region)); the bot works without it.
+        await self._start_editor()
+        # 5. Finish what the last run left.
         await self.service.recover()
         log.info("ready to serve")
 
@@ -119,9 +123,30 @@ class MjBot(commands.Bot):
             await self.tree.sync()
             log.info("commands synced globally (may take up to an hour to appear)")
 
+    async def _start_editor(self) -> None:
+        settings = self.settings
+        secret_value = settings.mj_secret.get_secret_value() if settings.mj_secret else None
+        secret = load_secret(secret_value, settings.mj_data_dir)
+        editor = EditorServer(self.service, secret, settings.mj_web_host, settings.mj_web_port)
+        try:
+            await editor.start()
+        except OSError as error:
+            log.error(
+                "the region editor could not listen on %s:%d (%s); Vary (Region) is off. "
+                "Set MJ_WEB_HOST/MJ_WEB_PORT.",
+                settings.mj_web_host,
+                settings.mj_web_port,
+                error,
+            )
+            await editor.close()
+            return
+        self.service.editor = editor
+
     async def close(self) -> None:
         """Stop accepting, cancel what runs (it is requeued), then close everything."""
         if getattr(self, "service", None) is not None:
+            if self.service.editor is not None:
+                await self.service.editor.close()
             await self.service.close()
         if self._fetcher is not None:
             await self._fetcher.close()

@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from PIL import Image
@@ -37,6 +37,9 @@ from db.users import get_or_create_user
 from engine import Engine, EngineError, JobCancelledError, JobHandle, Progress, SpeedMode
 from engine.describe import Describer
 from engine.grid import encode_png, preview
+
+if TYPE_CHECKING:
+    from bot.web.server import EditorServer
 
 __all__ = ["CancelOutcome", "JobService", "JobView"]
 
@@ -108,6 +111,8 @@ class JobService:
         self.fetcher = fetcher
         self.banned = banned
         self.describer = describer
+        self.editor: EditorServer | None = None
+        """The region editor's web server, once it listens (``None``: unavailable)."""
         self.limits = Limits(settings.mj_max_active_jobs, settings.mj_max_queued_jobs)
         self.accepting = True
         self._handles: dict[str, JobHandle] = {}
@@ -178,11 +183,12 @@ class JobService:
         parent_job_id: str | None = None,
         parent_index: int | None = None,
         upload_limit: int | None = None,
+        job_id: str | None = None,
     ) -> repo.Admission:
         """Admit a job (raises :class:`~db.QueueFullError`), post its waiting message, and
         start it when the user's limits allow."""
         new = NewJob(
-            id=str(uuid.uuid4()),
+            id=job_id or str(uuid.uuid4()),
             user_id=user_id,
             kind=kind,
             prompt=prompt,
@@ -278,7 +284,18 @@ class JobService:
 
     def _build_request(self, spec: dict[str, Any], record: tuple[str, str] | None) -> Any:
         image = self.read_image(*record) if record is not None else None
-        return request_from_spec(spec, image, references=stored_references(spec, self.read_image))
+        stored_mask = spec.get("mask")
+        mask = self.read_image(stored_mask["path"], stored_mask["sha256"]) if stored_mask else None
+        references = stored_references(spec, self.read_image)
+        return request_from_spec(spec, image, mask, references=references)
+
+    @property
+    def public_url(self) -> str:
+        """Where users' browsers reach the editor (``MJ_PUBLIC_URL``, else the bound address)."""
+        if self.settings.mj_public_url:
+            return self.settings.mj_public_url.rstrip("/")
+        port = self.editor.port if self.editor is not None else self.settings.mj_web_port
+        return f"http://{self.settings.mj_web_host}:{port}"
 
     def read_image(self, path: str, sha256: str) -> Image.Image:
         """A stored image, verified against its hash (blocking: call in a thread)."""

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     mj_progress_interval: float = Field(3.0, ge=0.0)
     mj_max_attempts: int = Field(3, ge=1)
     mj_log_level: str = "INFO"
+    mj_web_host: str = "127.0.0.1"
+    mj_web_port: int = Field(8080, ge=0, le=65535)
+    mj_public_url: str | None = None
+    mj_secret: SecretStr | None = None
+    mj_edit_link_minutes: int = Field(15, ge=1, le=24 * 60)
 
     @field_validator("discord_token")
     @classmethod

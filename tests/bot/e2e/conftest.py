@@ -53,6 +53,7 @@ class BotHarness:
             "mj_data_dir": self.data_dir,
             "mj_progress_interval": 0.0,
             "mj_model": "builtin:tiny",
+            "mj_web_port": 0,
             **self.overrides,
         }
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

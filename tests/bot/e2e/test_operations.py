@@ -126,7 +126,7 @@ async def test_permutations_over_four_ask_first(emu: Emulator, harness: BotHarne
     assert "a green bike --seed 1" in texts
 
 
-async def test_vary_region_explains_and_custom_zoom_opens_a_modal(
+async def test_vary_region_links_the_editor_and_custom_zoom_opens_a_modal(
     emu: Emulator, harness: BotHarness
 ) -> None:
     await imagine(emu, "a tall tower --seed 9")
@@ -136,7 +136,7 @@ async def test_vary_region_explains_and_custom_zoom_opens_a_modal(
     region = await emu.click(single.id, custom_id(single, "Vary (Region)"), emu.alice)
     answer = await emu.response_of(region)
     assert answer["data"]["flags"] & 64
-    assert "region editor" in answer["data"]["content"]
+    assert answer["data"]["components"][0]["components"][0]["url"].startswith("http://")
     zoom = await emu.click(single.id, custom_id(single, "Custom Zoom"), emu.alice)
     modal = await emu.response_of(zoom)
     assert modal["type"] == 9

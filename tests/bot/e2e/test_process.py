@@ -34,6 +34,7 @@ class BotProcess:
             "DISCORD_GUILD_IDS": str(emu.guild_id),
             "MJ_DATA_DIR": str(data_dir),
             "MJ_PROGRESS_INTERVAL": "0",
+            "MJ_WEB_PORT": "0",  # any free port: bots of parallel test runs never collide
             "HF_HUB_OFFLINE": "1",
             **env,
         }

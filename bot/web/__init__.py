@@ -1,0 +1,1 @@
+"""The region editor: a small web server inside the bot, and its signed links."""
