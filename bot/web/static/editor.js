@@ -7,6 +7,7 @@
 (() => {
   const MIN_RECT_PX = 3; // smaller drags (CSS px, either side) are taps or slips, not selections
   const MIN_LASSO_AREA_PX = 16; // CSS px²: a lasso enclosing less is a scribble
+  const MIN_LASSO_THICKNESS_PX = 1; // area / perimeter in CSS px: below it, a thin sliver
   const LASSO_STEP_PX = 2; // CSS px between stored lasso points; keeps polygons small
   const SUBMIT_TIMEOUT_MS = 60000;
   const DEFAULT_SUCCESS = 'Submitted — see Discord';
@@ -25,6 +26,7 @@
     clear: byId('clear'),
     maskFile: byId('mask-file'),
     uploadLabel: document.querySelector('label[for="mask-file"]'),
+    maskHint: byId('mask-hint'),
     prompt: byId('prompt'),
     promptHint: byId('prompt-hint'),
     submit: byId('submit'),
@@ -103,6 +105,16 @@
       width: Math.abs(a.x - b.x),
       height: Math.abs(a.y - b.y),
     };
+  }
+
+  function polygonPerimeter(points) {
+    let length = 0;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      const q = points[(i + 1) % points.length];
+      length += Math.hypot(q.x - p.x, q.y - p.y);
+    }
+    return length;
   }
 
   function polygonArea(points) {
@@ -365,7 +377,10 @@
       return Object.freeze(rect);
     }
     const points = draft.points;
-    if (points.length < 3 || polygonArea(points) * s * s < MIN_LASSO_AREA_PX) return null;
+    if (points.length < 3) return null;
+    const area = polygonArea(points) * s * s;
+    // area / perimeter is half the width of a strip: a back-and-forth line encloses next to nothing.
+    if (area < MIN_LASSO_AREA_PX || area / (polygonPerimeter(points) * s) < MIN_LASSO_THICKNESS_PX) return null;
     return Object.freeze({ type: 'lasso', points: Object.freeze(points.map((p) => Object.freeze({ ...p }))) });
   }
 
@@ -391,7 +406,14 @@
     ctx.fillStyle = '#fff';
     for (const shape of state.selections) {
       ctx.beginPath();
-      tracePath(ctx, shape);
+      if (shape.type === 'rect') {
+        // Whole pixels: a rectangle's edges land exactly where the drag rounded to.
+        const x0 = Math.round(shape.x);
+        const y0 = Math.round(shape.y);
+        ctx.rect(x0, y0, Math.round(shape.x + shape.width) - x0, Math.round(shape.y + shape.height) - y0);
+      } else {
+        tracePath(ctx, shape);
+      }
       ctx.fill('nonzero');
     }
     // 2. Threshold: anti-aliased edges become strictly black or white.
@@ -598,6 +620,9 @@
     els.prompt.value = config.prompt;
     els.prompt.readOnly = !config.promptEditable;
     els.promptHint.hidden = !config.promptEditable;
+    els.maskHint.textContent = `Power users: your own PNG mask, exactly ${config.width}×${config.height} `
+      + 'pixels; white = redraw, black = keep.';
+    els.stage.style.setProperty('--aspect', `${config.width} / ${config.height}`);
 
     els.rect.addEventListener('click', () => selectTool('rect'));
     els.lasso.addEventListener('click', () => selectTool('lasso'));
