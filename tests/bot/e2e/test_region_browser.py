@@ -130,3 +130,37 @@ def _stored_mask(harness: BotHarness) -> Image.Image:
     stored = json.loads(parameters)["spec"]["mask"]
     image = harness.bot.service.read_image(stored["path"], stored["sha256"])
     return image.convert("L")
+
+
+async def test_on_a_phone_an_uploaded_mask_is_used(
+    emu: Emulator, harness: BotHarness, browser: Any, tmp_path: Any
+) -> None:
+    single = await single_image(emu, "a quiet road --seed 22")
+    width, height = image_of(emu, single).size
+    url = await editor_link(emu, single)
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    page = await context.new_page()
+    await page.goto(url)
+    await page.wait_for_function("window.mjEditor !== undefined")
+    # The image fits the screen: no sideways scrolling.
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = await page.locator("#editor").bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 390
+    # A power user's own mask (white = redraw) instead of drawing.
+    upload = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(upload).ellipse((20, 30, 120, 110), fill=255)
+    path = tmp_path / "mask.png"
+    upload.save(path)
+    await page.set_input_files("#mask-file", str(path))
+    await page.click("#submit")
+    await page.wait_for_function(
+        "['success', 'error'].some(c => document.querySelector('#status').classList.contains(c))"
+    )
+    assert await page.text_content("#status") == "Submitted — see Discord"
+    await wait_result(emu, r"a quiet road --seed 22\*\* - Variations \(Region\) by <@\d+>")
+    assert np.array_equal(np.asarray(_stored_mask(harness)) > 127, np.asarray(upload) > 127)
+    await context.close()
