@@ -13,14 +13,15 @@ import discord
 from bot import texts
 from bot.buttons import single_view
 from bot.custom_ids import Action, ButtonId
-from bot.errors import prompt_error_embed, reply_admission_error, send_embed
+from bot.errors import job_or_reply, prompt_error_embed, reply_admission_error, send_embed
+from bot.jobspec import spec_from_prompt
 from bot.modals import prompt_modal
 from bot.preferences import load_preferences
-from db import JobKind, JobMode, JobNotFoundError, QueueFullError, Variability
-from db import jobs as repo
+from bot.remix import BannedPromptError, apply_edited_prompt, read_edited_prompt
+from db import JobKind, JobMode, QueueFullError, Variability
 from engine.errors import UnknownVersionError
 from engine.request import random_seed
-from parser import PromptError, parse, parse_one
+from parser import PromptError, parse_one
 
 if TYPE_CHECKING:
     from bot.service import JobService
@@ -43,11 +44,6 @@ REMIXABLE = frozenset(
     }
 )
 """Buttons that open the Remix form when the presser has Remix mode on."""
-REMIX_KEYS = (
-    "prompt", "negative", "chaos", "stylize", "stop", "quality", "tile", "weird", "version",
-    "iw", "sw", "cw",
-)  # fmt: skip
-"""What an edited prompt changes in a child job's spec (the source image stays)."""
 PAN_LABELS = {
     Action.PAN_LEFT: ("left", "Pan Left"),
     Action.PAN_RIGHT: ("right", "Pan Right"),
@@ -79,21 +75,33 @@ async def handle_button(interaction: discord.Interaction[Any], button: ButtonId)
         await open_region_editor(interaction, service, button)
         return
     if button.action is Action.ZOOM_CUSTOM:
-        await _open_custom_zoom(interaction, service, button)
+        await _open_prompt_form(
+            interaction,
+            service,
+            button,
+            "zoom",
+            title="Custom Zoom",
+            label="Prompt (change --zoom 1–2, and --ar if you like)",
+            suffix=" --zoom 2",
+        )
         return
     variability = Variability.HIGH
     if button.action in REMIXABLE:  # the presser's settings decide
         preferences = await load_preferences(service.db, interaction.user.id)
         if preferences.remix:
-            await _open_remix(interaction, service, button)
+            await _open_prompt_form(
+                interaction,
+                service,
+                button,
+                f"remix_{button.action}",
+                title="Remix Prompt",
+                label=f"New prompt for image #{button.index}" if button.index else "New prompt",
+            )
             return
         variability = preferences.variability
     await interaction.response.defer()  # acknowledge first: the rest may take a moment
-    try:
-        async with service.db.session() as session:
-            parent = await repo.get_job(session, button.job_id, with_images=True)
-    except JobNotFoundError:
-        await interaction.followup.send("That job no longer exists.", ephemeral=True)
+    parent = await job_or_reply(interaction, service.db, button.job_id, with_images=True)
+    if parent is None:
         return
     if button.action is Action.UPSCALE_PICK:
         await _show_single(interaction, service, parent, button.index)
@@ -233,11 +241,8 @@ async def submit_custom_zoom(
         )
         return
     await interaction.response.defer()
-    try:
-        async with service.db.session() as session:
-            parent = await repo.get_job(session, job_id)
-    except JobNotFoundError:
-        await interaction.followup.send("That job no longer exists.", ephemeral=True)
+    parent = await job_or_reply(interaction, service.db, job_id)
+    if parent is None:
         return
     spec = copy.deepcopy(parent.parameters.get("spec", {}))
     spec.update(
@@ -277,98 +282,62 @@ def _without_zoom(canonical: str) -> str:
     return " ".join(out)
 
 
-async def _open_custom_zoom(
-    interaction: discord.Interaction[Any], service: JobService, button: ButtonId
+async def _open_prompt_form(
+    interaction: discord.Interaction[Any],
+    service: JobService,
+    button: ButtonId,
+    kind: str,
+    *,
+    title: str,
+    label: str,
+    suffix: str = "",
 ) -> None:
-    try:
-        async with service.db.session() as session:
-            parent = await repo.get_job(session, button.job_id)
-    except JobNotFoundError:
-        await interaction.response.send_message("That job no longer exists.", ephemeral=True)
-        return
-    await interaction.response.send_modal(
-        prompt_modal(
-            "zoom",
-            button.job_id,
-            button.index,
-            title="Custom Zoom",
-            label="Prompt (change --zoom 1–2, and --ar if you like)",
-            default=f"{parent.prompt} --zoom 2",
+    """A form with the job's prompt (plus ``suffix``) to edit; see ``bot/modals.py``."""
+    parent = await job_or_reply(interaction, service.db, button.job_id)
+    if parent is not None:
+        default = f"{parent.prompt}{suffix}"
+        await interaction.response.send_modal(
+            prompt_modal(
+                kind, button.job_id, button.index, title=title, label=label, default=default
+            )
         )
-    )
-
-
-async def _open_remix(
-    interaction: discord.Interaction[Any], service: JobService, button: ButtonId
-) -> None:
-    try:
-        async with service.db.session() as session:
-            parent = await repo.get_job(session, button.job_id)
-    except JobNotFoundError:
-        await interaction.response.send_message("That job no longer exists.", ephemeral=True)
-        return
-    label = f"New prompt for image #{button.index}" if button.index else "New prompt"
-    await interaction.response.send_modal(
-        prompt_modal(
-            f"remix_{button.action}",
-            button.job_id,
-            button.index,
-            title="Remix Prompt",
-            label=label,
-            default=parent.prompt,
-        )
-    )
 
 
 async def submit_remix(
     interaction: discord.Interaction[Any], service: JobService, button: ButtonId, text: str
 ) -> None:
     """A Remix form was sent: the button's child job, with the edited prompt."""
-    from bot.commands import fetch_references
-    from bot.convert import version_key
-    from bot.jobspec import spec_from_prompt
-    from bot.references import resolve_random_styles
-
-    footer = f"Remix: {text}"
     preferences = await load_preferences(service.db, interaction.user.id)
     try:
-        [prompt] = parse(text, options=preferences.options, max_permutations=1)
-        service.engine.catalog.key_for(version_key(prompt))
+        prompt = read_edited_prompt(service, text, preferences.options)
     except PromptError as error:
-        await send_embed(interaction, prompt_error_embed(error, footer))
+        await send_embed(interaction, prompt_error_embed(error, f"Remix: {text}"))
         return
     except UnknownVersionError as error:
         await send_embed(interaction, texts.error_embed("Invalid parameter", str(error)))
         return
-    phrase = service.banned.find(text)
-    if phrase is not None:
-        banned = texts.BANNED.format(phrase=phrase)
+    except BannedPromptError as error:
+        banned = texts.BANNED.format(phrase=error.phrase)
         await send_embed(interaction, texts.error_embed("Banned prompt detected", banned))
         return
     await interaction.response.defer()
-    try:
-        async with service.db.session() as session:
-            parent = await repo.get_job(session, button.job_id, with_images=True)
-    except JobNotFoundError:
-        await interaction.followup.send("That job no longer exists.", ephemeral=True)
+    parent = await job_or_reply(interaction, service.db, button.job_id, with_images=True)
+    if parent is None:
         return
     child = _child_spec(parent, button, preferences.variability)
     if child is None:
         await interaction.followup.send("That button no longer does anything.", ephemeral=True)
         return
     kind, label, spec, index = child
-    prompt = resolve_random_styles(prompt)
-    edited = spec_from_prompt(prompt)
-    spec.update({key: edited[key] for key in REMIX_KEYS})
     if spec["operation"] == "imagine":  # a reroll: a new prompt may also change the shape
+        edited = spec_from_prompt(prompt)
         spec["aspect"] = edited["aspect"]
         if prompt.params.seed is not None:
             spec["seeds"] = edited["seeds"]
-    references = await fetch_references(service, prompt, known=spec.get("references", []))
-    if isinstance(references, discord.Embed):
-        await interaction.followup.send(embed=references, ephemeral=True)
+    refused = await apply_edited_prompt(service, spec, prompt)
+    if refused is not None:
+        await interaction.followup.send(embed=refused, ephemeral=True)
         return
-    spec["references"] = references
     if label and label.startswith("Variations"):
         label = label.replace("Variations", "Remix")
     await _enqueue_child(

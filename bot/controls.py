@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.service import DM_UPLOAD_LIMIT, CancelOutcome
+from bot.texts import shorten
 from db import JobNotFoundError, JobStatus
 from db import jobs as repo
 from db.errors import StorageError
@@ -163,7 +164,7 @@ def dm_text(job: Any) -> str:
     tail = parameter_lines(job.model, job.parameters.get("effective", {}))
     label = "**Prompt**: "
     room = MESSAGE_MAX - len("\n".join([*head, *tail])) - len(label) - 2
-    return "\n".join([*head, label + _shorten(job.prompt, room), *tail])
+    return "\n".join([*head, label + shorten(job.prompt, room), *tail])
 
 
 def _number(value: Any) -> str:
@@ -194,7 +195,7 @@ EFFECTIVE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("quality", "Quality", _number),
     ("stop", "Stop", _number),
     ("tile", "Tile", lambda _: "on"),
-    ("negative_prompt", "Negative prompt", lambda v: _shorten(str(v), NEGATIVE_MAX)),
+    ("negative_prompt", "Negative prompt", lambda v: shorten(str(v), NEGATIVE_MAX)),
     ("references", "References", _references),
 )
 """The effective parameters the ✉️ message shows, in order: (key, label, format)."""
@@ -203,15 +204,10 @@ EFFECTIVE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
 def parameter_lines(model: str | None, effective: dict[str, Any]) -> list[str]:
     """``**Label**: value`` for the model and each effective parameter the job had (unset,
     empty and off ones are left out)."""
-    lines = [f"**Model**: {_shorten(model, NEGATIVE_MAX)}"] if model else []
+    lines = [f"**Model**: {shorten(model, NEGATIVE_MAX)}"] if model else []
     for key, label, show in EFFECTIVE:
         value = effective.get(key)
         if value is None or value is False or value in ("", {}, []):
             continue
         lines.append(f"**{label}**: {show(value)}")
     return lines
-
-
-def _shorten(text: str, limit: int) -> str:
-    limit = max(limit, 1)
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -78,7 +78,7 @@ def _duration(seconds: float) -> str:
 
 
 def _job_line(service: JobService, number: int, job: Any) -> str:
-    prompt = escape_markdown(_shorten(job.prompt, JOB_PROMPT_MAX))
+    prompt = escape_markdown(texts.shorten(job.prompt, JOB_PROMPT_MAX))
     if job.status is JobStatus.RUNNING:
         state = "running"
     elif service.in_engine(job.id):
@@ -101,10 +101,6 @@ def fit_lines(head: str, items: list[str], limit: int) -> str:
     return text
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 # -- /show ------------------------------------------------------------------------------------
 
 
@@ -125,7 +121,7 @@ async def _show(interaction: discord.Interaction[Any], service: JobService, text
     try:
         job_id = str(uuid.UUID(text.strip()))
     except ValueError:
-        shown = _shorten(text.strip().replace("`", ""), 60)
+        shown = texts.shorten(text.strip().replace("`", ""), 60)
         await _refuse(
             interaction,
             "Invalid job ID",
@@ -168,7 +164,7 @@ def _refusal(job: Any, user_id: int) -> tuple[str, str, bool] | None:
     if job.status is JobStatus.CANCELLED:
         return "Nothing to show", "That job was cancelled before it made any images.", False
     if job.status is JobStatus.FAILED:
-        reason = _shorten(job.error or "an error", 500)
+        reason = texts.shorten(job.error or "an error", 500)
         return "Nothing to show", f"That job failed ({reason}), so it has no images.", False
     if not job.images:
         return "Nothing to show", "That job made no images (only /describe prompts).", False

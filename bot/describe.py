@@ -19,20 +19,18 @@ from bot import texts
 from bot.buttons import JobButton
 from bot.commands import start_jobs
 from bot.custom_ids import Action, ButtonId
-from bot.errors import incident, send_embed
-from bot.fetch import FetchError
+from bot.errors import incident, job_or_reply, send_embed
+from bot.fetch import FetchError, decode_image
 from bot.modals import prompt_modal
 from bot.preferences import load_preferences, parse_with_preferences
 from bot.uploads import read_upload, stored_entry
-from db import JobKind, JobNotFoundError, NewJob
+from db import JobKind, NewJob
 from db import jobs as repo
 from engine import EngineError
 from engine.request import random_seed
 from parser import PromptError
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from bot.service import JobService
 
 __all__ = ["describe", "describe_view", "handle_describe_button"]
@@ -88,21 +86,22 @@ async def _describe(
         )
         return
     entry = await stored_entry(service.store, fetched)
-    picture = await asyncio.to_thread(service.read_image, entry["path"], entry["sha256"])
-    await _run(interaction, service, entry, picture, seed=0, parent_id=None)
+    await _run(interaction, service, entry, fetched.data, seed=0, parent_id=None)
 
 
 async def _run(
     interaction: discord.Interaction[Any],
     service: JobService,
     entry: dict[str, Any],
-    picture: Image.Image,
+    data: bytes,
     *,
     seed: int,
     parent_id: str | None,
 ) -> None:
-    """Describe ``picture``, record the job, and answer with the prompts and buttons (the
-    interaction is deferred: the answer replaces the "thinking" message)."""
+    """Describe the stored image (``data``: its bytes), record the job, and answer with the
+    prompts and buttons (the interaction is deferred: the answer replaces the "thinking"
+    message)."""
+    picture = await asyncio.to_thread(decode_image, data)
     try:
         prompts = await service.describer.describe_async(picture, seed=seed)
     except EngineError as error:
@@ -127,7 +126,6 @@ async def _run(
                 parent_job_id=parent_id,
             ),
         )
-    data = await asyncio.to_thread(service.store.read, entry["path"], entry["sha256"])
     name = f"describe_{job_id[:8]}.{entry['path'].rsplit('.', 1)[-1]}"
     embed = discord.Embed(description=_numbered(prompts), colour=0x5865F2)
     embed.set_image(url=f"attachment://{name}")
@@ -160,11 +158,8 @@ def describe_view(job_id: str) -> discord.ui.View:
 async def handle_describe_button(
     interaction: discord.Interaction[Any], service: JobService, button: ButtonId
 ) -> None:
-    try:
-        async with service.db.session() as session:
-            job = await repo.get_job(session, button.job_id)
-    except JobNotFoundError:
-        await interaction.response.send_message("That job no longer exists.", ephemeral=True)
+    job = await job_or_reply(interaction, service.db, button.job_id)
+    if job is None:
         return
     described: dict[str, Any] = job.parameters.get("describe", {})
     prompts: list[str] = described.get("prompts", [])
@@ -185,8 +180,8 @@ async def handle_describe_button(
     elif button.action is Action.DESCRIBE_RETRY:
         await interaction.response.defer(thinking=True)
         entry = described["image"]
-        picture = await asyncio.to_thread(service.read_image, entry["path"], entry["sha256"])
-        await _run(interaction, service, entry, picture, seed=_new_seed(), parent_id=job.id)
+        data = await asyncio.to_thread(service.store.read, entry["path"], entry["sha256"])
+        await _run(interaction, service, entry, data, seed=_new_seed(), parent_id=job.id)
     else:
         await _imagine_all(interaction, service, prompts)
 

@@ -14,10 +14,11 @@ from typing import Any
 import discord
 
 from bot import texts
-from db import QueueFullError
+from db import Database, Job, JobNotFoundError, QueueFullError
+from db import jobs as repo
 from parser import PromptError, UnknownParameterError
 
-__all__ = ["incident", "prompt_error_embed", "reply_admission_error", "send_embed"]
+__all__ = ["incident", "job_or_reply", "prompt_error_embed", "reply_admission_error", "send_embed"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,21 @@ async def send_embed(interaction: discord.Interaction[Any], embed: discord.Embed
         await interaction.followup.send(embed=embed, ephemeral=True)
     else:
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def job_or_reply(
+    interaction: discord.Interaction[Any], db: Database, job_id: str, *, with_images: bool = False
+) -> Job | None:
+    """The job a button or form names, or ``None`` after telling the user it is gone."""
+    try:
+        async with db.session() as session:
+            return await repo.get_job(session, job_id, with_images=with_images)
+    except JobNotFoundError:
+        if interaction.response.is_done():
+            await interaction.followup.send("That job no longer exists.", ephemeral=True)
+        else:
+            await interaction.response.send_message("That job no longer exists.", ephemeral=True)
+        return None
 
 
 async def reply_admission_error(

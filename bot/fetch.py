@@ -26,6 +26,7 @@ __all__ = [
     "Fetcher",
     "GuardedResolver",
     "check_image_bytes",
+    "decode_image",
     "guarded_session",
     "is_public_address",
 ]
@@ -228,6 +229,14 @@ def check_image_bytes(
     except (OSError, SyntaxError, ValueError, EOFError, IndexError):
         raise FetchError(url, "is a damaged or truncated image") from None
     return format_, width, height
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Checked image bytes (a download, an upload, a stored file) decoded (blocking: call it
+    in a thread from async code)."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
 
 
 class Fetcher:

@@ -17,8 +17,6 @@ from bot.references import resolve_random_styles, wanted_references
 from parser import Prompt, PromptError, parse
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from engine.request import Reference
 
 __all__ = ["run_imagine"]
@@ -109,7 +107,7 @@ async def _render_all(args: argparse.Namespace, prompts: list[Prompt]) -> int:
 async def _references(prompt: Prompt) -> tuple[Reference, ...]:
     """Download the prompt's image URLs (with the bot's safe fetcher) and add style codes."""
 
-    from bot.fetch import Fetcher, FetchLimits
+    from bot.fetch import Fetcher, FetchLimits, decode_image
     from bot.jobspec import ROLES
     from engine.request import Reference
 
@@ -125,19 +123,9 @@ async def _references(prompt: Prompt) -> tuple[Reference, ...]:
                 continue
             print(f"fetching {item.url}…", file=sys.stderr)
             fetched = await fetcher.fetch_image(item.url)
-            image = await asyncio.to_thread(_open, fetched.data)
+            image = await asyncio.to_thread(decode_image, fetched.data)
             out.append(Reference(role, image, item.weight))
     return tuple(out)
-
-
-def _open(data: bytes) -> Image.Image:
-    import io
-
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 def _numbered(path: Path, index: int, total: int) -> Path:

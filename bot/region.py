@@ -14,7 +14,7 @@ from db import JobKind, JobMode, QueueFullError
 from engine.errors import UnknownVersionError
 from engine.grid import encode_png
 from engine.request import random_seed
-from parser import PromptError, parse
+from parser import PromptError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -67,11 +67,9 @@ async def submit_region(
     service: JobService, grant: EditGrant, parent: Any, mask: Image.Image, prompt_text: str
 ) -> tuple[int, str] | None:
     """Queue the region job for an editor submission; ``(status, message)`` when refused."""
-    from bot.actions import REMIX_KEYS
-    from bot.commands import fetch_references
-    from bot.convert import mode_of, version_key
-    from bot.jobspec import spec_from_prompt
+    from bot.convert import mode_of
     from bot.preferences import load_preferences
+    from bot.remix import BannedPromptError, apply_edited_prompt, read_edited_prompt
     from engine.scheduler import SpeedMode
 
     spec = copy.deepcopy(parent.parameters.get("spec", {}))
@@ -83,20 +81,16 @@ async def submit_region(
     text = " ".join(prompt_text.split())
     if grant.remix and text and text != parent.prompt:
         try:
-            [prompt] = parse(text, options=preferences.options, max_permutations=1)
-            service.engine.catalog.key_for(version_key(prompt))
+            prompt = read_edited_prompt(service, text, preferences.options)
         except PromptError as error:
             return 400, f"{error.msg}\n{error.render()}"
         except UnknownVersionError as error:
             return 400, str(error)
-        if (phrase := service.banned.find(text)) is not None:
-            return 400, f"The prompt has a banned phrase: “{phrase}”."
-        references = await fetch_references(service, prompt, known=spec.get("references", []))
-        if isinstance(references, discord.Embed):
-            return 400, str(references.description)
-        edited = spec_from_prompt(prompt)
-        spec.update({key: edited[key] for key in REMIX_KEYS})
-        spec["references"] = references
+        except BannedPromptError as error:
+            return 400, f"The prompt has a banned phrase: “{error.phrase}”."
+        refused = await apply_edited_prompt(service, spec, prompt)
+        if refused is not None:
+            return 400, str(refused.description)
         label, shown = "Remix (Region)", prompt.canonical
         mode = JobMode(str(mode_of(prompt, SpeedMode(mode))))
     stored = await asyncio.to_thread(_store_mask, service, mask)

@@ -23,7 +23,7 @@ from PIL import Image
 
 from bot import texts
 from bot.buttons import cancel_view
-from bot.fetch import Fetcher
+from bot.fetch import Fetcher, decode_image
 from bot.jobspec import request_from_spec, source_of, stored_references
 from bot.moderation import BannedWords
 from bot.results import post_result
@@ -299,9 +299,7 @@ class JobService:
 
     def read_image(self, path: str, sha256: str) -> Image.Image:
         """A stored image, verified against its hash (blocking: call in a thread)."""
-        image = Image.open(io.BytesIO(self.store.read(path, sha256)))
-        image.load()
-        return image
+        return decode_image(self.store.read(path, sha256))
 
     async def image_record(self, job_id: str, index: int) -> tuple[str, str]:
         """Where image ``index`` (0-based) of a job is stored: ``(path, sha256)``."""

@@ -14,6 +14,7 @@ __all__ = [
     "final_text",
     "mode_label",
     "progress_text",
+    "shorten",
     "single_image_text",
     "waiting_text",
 ]
@@ -38,6 +39,12 @@ BANNED = (
     "standards. Please review our current community standards: the banned phrase was "
     "“{phrase}”."
 )
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when cut."""
+    limit = max(limit, 1)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def mode_label(mode: str) -> str:

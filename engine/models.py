@@ -147,6 +147,7 @@ def load_model(
     single_file_config: Path | None = None,
     sampler: str = "dpm++",
     steps: int | None = None,
+    ip_adapter: str = "auto",
 ) -> LoadedModel:
     """Load ``source``: ``builtin:tiny[-sdxl]``, a diffusers folder, a ``.safetensors``/``.ckpt``
     checkpoint (with configs from ``single_file_config``), or a Hub id (from the local cache
@@ -177,7 +178,10 @@ def load_model(
         raise ModelLoadError(f"could not load model {source}: {error}") from error
     if steps is None and builtin:
         steps = BASE_STEPS["builtin"]
-    return prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
+    model = prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
+    model.adapter_source = adapter_source_for(source, ip_adapter)
+    model.cache_dir = cache_dir
+    return model
 
 
 def prepare_model(
@@ -313,10 +317,8 @@ class ModelRegistry:
                 single_file_config=self.single_file_config,
                 sampler=self.sampler,
                 steps=self.steps,
+                ip_adapter=self.ip_adapter,
             )
-            model = self._loaded[source]
-            model.cache_dir = self.cache_dir
-            model.adapter_source = adapter_source_for(source, self.ip_adapter)
         return self._loaded[source]
 
 

@@ -122,6 +122,7 @@ class ReferenceAdapters:
         self.encoder = pipe.image_encoder
         self._plain = plain
         self._installed = installed
+        self._blank: Any = None
         from transformers import CLIPImageProcessor
 
         size = int(self.encoder.config.image_size)
@@ -170,28 +171,41 @@ class ReferenceAdapters:
 
     def _embed(self, weighted: list[tuple[Any, float]], *, hidden: bool) -> tuple[Any, Any]:
         """(positive, negative) embeddings, shaped ``(1, 1, …)``: the weighted mean of the
-        images' embeddings; zeros (or the blank image's states) when the slot is empty."""
+        images' embeddings, against zeros (plain adapters) or the blank image's hidden states
+        (Plus adapters). An empty slot's scale is 0, so its values are never used: it costs no
+        encoder pass."""
         import torch
 
         encoder = self.encoder
         dtype, device = encoder.dtype, encoder.device
-        size = int(encoder.config.image_size)
-        if weighted:
-            pixels = self.processor([image for image, _ in weighted], return_tensors="pt")
-            pixel_values = pixels.pixel_values.to(device=device, dtype=dtype)
-        else:
-            pixel_values = torch.zeros((1, 3, size, size), device=device, dtype=dtype)
-        weights = torch.tensor([w for _, w in weighted] or [1.0], device=device, dtype=dtype).abs()
+        if hidden and not weighted:
+            return self._blank_states(), self._blank_states()
+        if not weighted:
+            zeros = torch.zeros((1, 1, encoder.config.projection_dim), device=device, dtype=dtype)
+            return zeros, zeros
+        pixels = self.processor([image for image, _ in weighted], return_tensors="pt")
+        pixel_values = pixels.pixel_values.to(device=device, dtype=dtype)
+        weights = torch.tensor([w for _, w in weighted], device=device, dtype=dtype).abs()
         weights = weights / weights.sum().clamp_min(1e-6)
         if hidden:
             states = encoder(pixel_values, output_hidden_states=True).hidden_states[-2]
-            blank = encoder(torch.zeros_like(pixel_values[:1]), output_hidden_states=True)
             positive = (states * weights[:, None, None]).sum(0, keepdim=True)
-            negative = blank.hidden_states[-2]
-            return positive[:, None], negative[:, None]
+            return positive[:, None], self._blank_states()
         embeds = encoder(pixel_values).image_embeds
         positive = (embeds * weights[:, None]).sum(0, keepdim=True)
         return positive[:, None], torch.zeros_like(positive)[:, None]
+
+    def _blank_states(self) -> Any:
+        """The encoder's hidden states for a blank (all-zero) input: the Plus adapters'
+        unconditional embedding, as diffusers makes it; the same for every job."""
+        if self._blank is None:
+            import torch
+
+            encoder = self.encoder
+            size = int(encoder.config.image_size)
+            zeros = torch.zeros((1, 3, size, size), device=encoder.device, dtype=encoder.dtype)
+            self._blank = encoder(zeros, output_hidden_states=True).hidden_states[-2][:, None]
+        return self._blank
 
 
 def _pictures(references: Sequence[Reference]) -> list[tuple[Any, float]]:

@@ -79,7 +79,6 @@ def build_tiny_pipeline(kind: str) -> Any:
     import torch
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
     from transformers import (
-        CLIPTextConfig,
         CLIPTextModel,
         CLIPTextModelWithProjection,
         CLIPTokenizer,
@@ -122,20 +121,7 @@ def build_tiny_pipeline(kind: str) -> Any:
             norm_num_groups=2,
         )
         torch.manual_seed(0)
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                bos_token_id=0,
-                eos_token_id=2,
-                pad_token_id=1,
-                vocab_size=1000,
-                hidden_size=8,
-                intermediate_size=16,
-                num_attention_heads=2,
-                num_hidden_layers=2,
-                layer_norm_eps=1e-5,
-                max_position_embeddings=77,
-            )
-        )
+        text_encoder = CLIPTextModel(_text_config())
         return StableDiffusionPipeline(
             vae=vae,
             text_encoder=text_encoder,
@@ -167,20 +153,7 @@ def build_tiny_pipeline(kind: str) -> Any:
         cross_attention_dim=16,
         norm_num_groups=2,
     )
-    text_config = CLIPTextConfig(
-        bos_token_id=0,
-        eos_token_id=2,
-        pad_token_id=1,
-        vocab_size=1000,
-        hidden_size=8,
-        intermediate_size=16,
-        num_attention_heads=2,
-        num_hidden_layers=2,
-        layer_norm_eps=1e-5,
-        hidden_act="gelu",
-        projection_dim=16,
-        max_position_embeddings=77,
-    )
+    text_config = _text_config(hidden_act="gelu", projection_dim=16)
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(text_config)
     torch.manual_seed(0)
@@ -196,4 +169,23 @@ def build_tiny_pipeline(kind: str) -> Any:
         image_encoder=None,
         feature_extractor=None,
         force_zeros_for_empty_prompt=False,
+    )
+
+
+def _text_config(**extra: Any) -> Any:
+    """The tiny CLIP text encoder's config (SDXL adds ``gelu`` and a projection)."""
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=2,
+        pad_token_id=1,
+        vocab_size=1000,
+        hidden_size=8,
+        intermediate_size=16,
+        num_attention_heads=2,
+        num_hidden_layers=2,
+        layer_norm_eps=1e-5,
+        max_position_embeddings=77,
+        **extra,
     )
