@@ -38,7 +38,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def run(jobs: int, users: int, rate: float) -> None:
-    from bot.imagine import quiet_third_party
+    from bot.cli.quiet import quiet_third_party
 
     quiet_third_party()
     work = Path(tempfile.mkdtemp())
@@ -55,7 +55,7 @@ async def run(jobs: int, users: int, rate: float) -> None:
         (work / "models").mkdir()
         bot = await harness.start()
         # 1. Keep the worker busy with someone else's long job while the commands arrive.
-        blocker = bot.service.engine.submit(
+        blocker = bot.deps.engine.submit(
             GenerationRequest(prompt=(WeightedText("a long job"),), steps=400, count=1),
             user_id="someone-else",
         )

@@ -1,4 +1,5 @@
-"""The bot: composition root. Everything is built and wired here, in ``setup_hook``."""
+"""The bot: composition root. Everything is built and wired here, in ``setup_hook``: one
+frozen :class:`~bot.deps.Deps`, then every feature package (``bot.exts``) registers itself."""
 
 from __future__ import annotations
 
@@ -6,26 +7,19 @@ import logging
 from typing import Any
 
 import discord
-from discord import app_commands
 from discord.ext import commands
 
-from bot.blend import blend
-from bot.buttons import JobButton
-from bot.commands import imagine
-from bot.controls import Reactions
-from bot.controls_commands import info, show
-from bot.describe import describe
+from bot.config import Settings
+from bot.deps import Deps, FeatureBot
+from bot.errors import report
+from bot.exts import feature_names
 from bot.fetch import Fetcher, FetchLimits
-from bot.modals import on_modal_submit
+from bot.jobs.prompts import PromptChecks
+from bot.jobs.references import ReferenceFetcher
+from bot.jobs.runner import JobRunner
 from bot.moderation import BannedWords
-from bot.prefer import MODE_COMMANDS, prefer
-from bot.service import JobService
-from bot.settings import Settings
-from bot.settings_panel import SettingButton, VersionSelect
-from bot.settings_panel import settings as settings_command
-from bot.web.server import EditorServer
-from bot.web.tokens import load_secret
-from db import Database, ImageStore
+from bot.ui.routing import Routes
+from db import Database, ImageStore, Limits
 from engine import Engine, EngineConfig
 from engine.describe import DescribeConfig, Describer
 from engine.models import resolve_device
@@ -35,10 +29,8 @@ __all__ = ["MjBot"]
 log = logging.getLogger(__name__)
 
 
-class MjBot(commands.Bot):
-    """discord.py bot owning the database, the engine and the job service."""
-
-    service: JobService
+class MjBot(FeatureBot):
+    """discord.py's bot, owning the database, the engine and the job runner."""
 
     def __init__(self, settings: Settings, **options: Any) -> None:
         # No privileged intents: slash commands, buttons and reactions need none.
@@ -47,15 +39,26 @@ class MjBot(commands.Bot):
             command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options
         )
         self.settings = settings
-        self._db: Database | None = None
-        self._fetcher: Fetcher | None = None
+        self.tree.error(report)
 
     async def setup_hook(self) -> None:
+        self.deps = await self._build()
+        # Buttons on every old message answer again; features register themselves.
+        self.add_dynamic_items(*self.deps.routes.dynamic_items())
+        for name in feature_names():
+            await self.load_extension(name)
+        await self._sync_commands()
+        # Finish what the last run left.
+        await self.deps.runner.recover()
+        log.info("ready to serve")
+
+    async def _build(self) -> Deps:
         settings = self.settings
         # 1. Storage: migrate the schema before anything reads it.
         settings.mj_data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = Database(settings.database_url)
-        await self._db.migrate()
+        db = Database(settings.database_url)
+        await db.migrate()
+        store = ImageStore(settings.mj_data_dir)
         # 2. The engine loads its default model off the event loop (seconds to minutes).
         engine = Engine(
             EngineConfig(
@@ -68,49 +71,38 @@ class MjBot(commands.Bot):
             )
         )
         await engine.start()
-        self._fetcher = Fetcher(FetchLimits(allow_hosts=frozenset(settings.mj_fetch_allow_hosts)))
-        self.service = JobService(
-            self,
-            settings,
-            self._db,
-            ImageStore(settings.mj_data_dir),
-            engine,
-            self._fetcher,
-            BannedWords.from_file(settings.mj_banned_words_file),
-            Describer(
-                DescribeConfig(
-                    caption_model=settings.mj_caption_model,
-                    clip_model=settings.mj_clip_model,
-                    device=resolve_device(settings.mj_device),
-                    cache_dir=settings.mj_data_dir / "models",
-                )
-            ),
+        # 3. The job layer, and what features share.
+        fetcher = Fetcher(FetchLimits(allow_hosts=frozenset(settings.mj_fetch_allow_hosts)))
+        routes = Routes(on_error=report)
+        runner = JobRunner(
+            client=self,
+            db=db,
+            store=store,
+            engine=engine,
+            routes=routes,
+            references=ReferenceFetcher(fetcher, store, self.http.get_from_cdn),
+            limits=Limits(settings.mj_max_active_jobs, settings.mj_max_queued_jobs),
+            progress_interval=settings.mj_progress_interval,
+            max_attempts=settings.mj_max_attempts,
         )
-        # 3. Buttons on every old message answer again; commands are (re)declared.
-        self.add_dynamic_items(JobButton, SettingButton, VersionSelect)
-        commands_: list[app_commands.Command[Any, Any, Any] | app_commands.Group] = [
-            imagine,
-            blend,
-            describe,
-            settings_command,
-            prefer,
-            *MODE_COMMANDS,
-            info,
-            show,
-        ]
-        for command in commands_:
-            self.tree.add_command(command)
-        await self._sync_commands()
-        self.add_listener(Reactions(self.service).on_raw_reaction_add)  # ❌ and ✉️
-        # 4. The region editor's web server (Vary (Region)); the bot works without it.
-        await self._start_editor()
-        # 5. Finish what the last run left.
-        await self.service.recover()
-        log.info("ready to serve")
+        checks = PromptChecks(
+            BannedWords.from_file(settings.mj_banned_words_file),
+            engine.catalog,
+            settings.mj_max_permutations,
+        )
+        describer = Describer(
+            DescribeConfig(
+                caption_model=settings.mj_caption_model,
+                clip_model=settings.mj_clip_model,
+                device=resolve_device(settings.mj_device),
+                cache_dir=settings.mj_data_dir / "models",
+            )
+        )
+        return Deps(settings, self, db, store, engine, fetcher, describer, checks, routes, runner)
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        if interaction.type is discord.InteractionType.modal_submit and hasattr(self, "service"):
-            await on_modal_submit(interaction, self.service)
+        if interaction.type is discord.InteractionType.modal_submit and hasattr(self, "deps"):
+            await self.deps.routes.submit(interaction)
 
     async def _sync_commands(self) -> None:
         if self.settings.discord_guild_ids:
@@ -123,33 +115,13 @@ class MjBot(commands.Bot):
             await self.tree.sync()
             log.info("commands synced globally (may take up to an hour to appear)")
 
-    async def _start_editor(self) -> None:
-        settings = self.settings
-        secret_value = settings.mj_secret.get_secret_value() if settings.mj_secret else None
-        secret = load_secret(secret_value, settings.mj_data_dir)
-        editor = EditorServer(self.service, secret, settings.mj_web_host, settings.mj_web_port)
-        try:
-            await editor.start()
-        except OSError as error:
-            log.error(
-                "the region editor could not listen on %s:%d (%s); Vary (Region) is off. "
-                "Set MJ_WEB_HOST/MJ_WEB_PORT.",
-                settings.mj_web_host,
-                settings.mj_web_port,
-                error,
-            )
-            await editor.close()
-            return
-        self.service.editor = editor
-
     async def close(self) -> None:
         """Stop accepting, cancel what runs (it is requeued), then close everything."""
-        if getattr(self, "service", None) is not None:
-            if self.service.editor is not None:
-                await self.service.editor.close()
-            await self.service.close()
-        if self._fetcher is not None:
-            await self._fetcher.close()
-        await super().close()
-        if self._db is not None:
-            await self._db.close()
+        deps: Deps | None = getattr(self, "deps", None)
+        if deps is not None:
+            await deps.runner.close()
+            await deps.describer.close()
+        await super().close()  # unloads the features (the region editor stops listening)
+        if deps is not None:
+            await deps.fetcher.close()
+            await deps.db.close()

@@ -1,29 +1,85 @@
-"""Turning problems into replies: red ephemeral embeds with the rendered prompt error.
+"""The one error path of every command, button and form.
 
-Handling order (as in python-discord's error handler): prompt errors and admission refusals
-are user mistakes and get specific embeds; anything unexpected is logged with an incident id
-and the user sees only that id — never a traceback.
+Handling order (as in python-discord's error handler):
+
+1. :class:`UserError` — a mistake the user can fix (a bad prompt, a full queue, a job that is
+   gone): its message, ephemeral, and nothing is logged as a failure.
+2. discord.py's command checks and argument conversion failures: said plainly, ephemeral.
+3. An interaction Discord no longer accepts (answered too late): logged, nobody to tell.
+4. Anything else: logged with the job id (from the button or form) and a short incident id,
+   which is all the user sees — never a traceback.
+
+:func:`report` is installed as the command tree's ``on_error`` and as the routing hook of
+buttons and forms (``bot.ui.routing``), so there is exactly one place this happens.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
 import discord
+from discord import app_commands
 
 from bot import texts
-from db import Database, Job, JobNotFoundError, QueueFullError
-from db import jobs as repo
 from parser import PromptError, UnknownParameterError
 
-__all__ = ["incident", "job_or_reply", "prompt_error_embed", "reply_admission_error", "send_embed"]
+__all__ = ["PromptRefusal", "UserError", "prompt_refusal", "reply", "report"]
 
 log = logging.getLogger(__name__)
 
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UNKNOWN_INTERACTION = 10062
 
-def prompt_error_embed(error: PromptError, footer: str) -> discord.Embed:
+
+class UserError(Exception):
+    """A mistake the user can fix, answered only to them.
+
+    Attributes:
+        message: the text (the embed's description when ``title`` is given).
+        title: an embed title (``Invalid parameter``, ``Queue full``…), or ``None`` for a
+            plain message.
+        footer: the command it was about, shown under the embed.
+        warning: yellow instead of red (not a refusal: ``Job queued``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        footer: str | None = None,
+        warning: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.title = title
+        self.footer = footer
+        self.warning = warning
+
+    def embed(self) -> discord.Embed:
+        return texts.error_embed(
+            self.title or "", self.message, footer=self.footer, warning=self.warning
+        )
+
+    async def send(self, interaction: discord.Interaction[Any]) -> None:
+        if self.title is None:
+            await reply(interaction, content=self.message)
+        else:
+            await reply(interaction, embed=self.embed())
+
+
+class PromptRefusal(UserError):
+    """A prompt that cannot be used; ``prompt_error`` says where (for non-Discord pages)."""
+
+    def __init__(self, prompt_error: PromptError, message: str, *, title: str, footer: str) -> None:
+        super().__init__(message, title=title, footer=footer)
+        self.prompt_error = prompt_error
+
+
+def prompt_refusal(error: PromptError, footer: str) -> PromptRefusal:
     """``Invalid parameter`` (or ``Invalid prompt``) with the caret under the problem."""
     title = (
         "Invalid parameter"
@@ -34,46 +90,59 @@ def prompt_error_embed(error: PromptError, footer: str) -> discord.Embed:
     lines = [error.msg, f"In {where}:", f"```\n{error.render()}\n```"]
     if error.hint:
         lines.append(error.hint)
-    return texts.error_embed(title, "\n".join(lines), footer=footer)
+    return PromptRefusal(error, "\n".join(lines), title=title, footer=footer)
 
 
-async def send_embed(interaction: discord.Interaction[Any], embed: discord.Embed) -> None:
-    """An ephemeral embed, whether or not the interaction was acknowledged already."""
-    if interaction.response.is_done():
-        await interaction.followup.send(embed=embed, ephemeral=True)
-    else:
-        await interaction.response.send_message(embed=embed, ephemeral=True)
-
-
-async def job_or_reply(
-    interaction: discord.Interaction[Any], db: Database, job_id: str, *, with_images: bool = False
-) -> Job | None:
-    """The job a button or form names, or ``None`` after telling the user it is gone."""
-    try:
-        async with db.session() as session:
-            return await repo.get_job(session, job_id, with_images=with_images)
-    except JobNotFoundError:
-        if interaction.response.is_done():
-            await interaction.followup.send("That job no longer exists.", ephemeral=True)
-        else:
-            await interaction.response.send_message("That job no longer exists.", ephemeral=True)
-        return None
-
-
-async def reply_admission_error(
-    interaction: discord.Interaction[Any], error: QueueFullError
+async def reply(
+    interaction: discord.Interaction[Any],
+    *,
+    content: str | None = None,
+    embed: discord.Embed | None = None,
 ) -> None:
-    await send_embed(interaction, texts.error_embed("Queue full", texts.QUEUE_FULL))
+    """An ephemeral answer, whether or not the interaction was acknowledged already."""
+    mentions = discord.AllowedMentions.none()
+    if interaction.response.is_done():
+        await interaction.followup.send(
+            content or discord.utils.MISSING,
+            embed=embed or discord.utils.MISSING,
+            ephemeral=True,
+            allowed_mentions=mentions,
+        )
+    else:
+        await interaction.response.send_message(
+            content, embed=embed or discord.utils.MISSING, ephemeral=True, allowed_mentions=mentions
+        )
 
 
-async def incident(interaction: discord.Interaction[Any], error: BaseException) -> None:
-    """Log an unexpected failure with a short id the user can quote."""
+async def report(interaction: discord.Interaction[Any], error: Exception) -> None:
+    """The one error handler (see the module docstring for the order)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original if isinstance(error.original, Exception) else error
+    try:
+        if isinstance(error, UserError):
+            await error.send(interaction)
+        elif isinstance(error, app_commands.AppCommandError):
+            await reply(interaction, content=f"That command could not run: {error}")
+        elif isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION:
+            log.warning("interaction %s expired before it was answered", interaction.id)
+        else:
+            await _incident(interaction, error)
+    except discord.HTTPException as failed:
+        log.warning("could not answer interaction %s: %s", interaction.id, failed)
+
+
+async def _incident(interaction: discord.Interaction[Any], error: BaseException) -> None:
     code = uuid.uuid4().hex[:8]
-    log.error("incident %s while handling %s", code, interaction.data, exc_info=error)
+    data: dict[str, Any] = dict(interaction.data or {})
+    job = _JOB_ID.search(str(data.get("custom_id", "")))
+    log.error(
+        "incident %s (job %s) while handling %s",
+        code,
+        job[0] if job else "-",
+        data.get("name") or data.get("custom_id"),
+        exc_info=error,
+    )
     embed = texts.error_embed(
         "Internal error", f"Something went wrong on our side (incident `{code}`)."
     )
-    try:
-        await send_embed(interaction, embed)
-    except discord.HTTPException:
-        log.warning("incident %s: could not tell the user", code)
+    await reply(interaction, embed=embed)

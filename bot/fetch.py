@@ -7,6 +7,7 @@ import hashlib
 import io
 import ipaddress
 import logging
+import re
 import socket
 from dataclasses import dataclass
 from types import TracebackType
@@ -29,6 +30,7 @@ __all__ = [
     "decode_image",
     "guarded_session",
     "is_public_address",
+    "legacy_ipv4",
 ]
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,21 @@ def is_public_address(address: str) -> bool:
         or ip.is_reserved
         or ip.is_unspecified
     )
+
+
+_NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?", re.IGNORECASE)
+
+
+def legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a numeric host means to ``inet_aton`` (one to four parts, decimal,
+    octal with a leading 0 or hex with 0x: ``2130706433``, ``0177.0.0.1``, ``127.1``), or
+    ``None`` for a name. :class:`ValueError` for numbers no address can be."""
+    if not _NUMERIC_HOST.fullmatch(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+    except OSError:
+        raise ValueError(f"{host} is not an address") from None
 
 
 def _is_allowed(host: str, port: int | None, allow_hosts: frozenset[str]) -> bool:
@@ -320,13 +337,22 @@ class Fetcher:
             raise FetchError(url, "is not a valid link") from None
         if parsed.scheme not in _SCHEMES or not parsed.host:
             raise FetchError(url, "only http and https links can be used")
+        literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None
         try:
             literal = ipaddress.ip_address(parsed.host.split("%", 1)[0])
         except ValueError:
-            return parsed  # a name: the GuardedResolver judges what it resolves to
+            try:
+                literal = legacy_ipv4(parsed.host)
+            except ValueError:
+                raise FetchError(url, "is not a valid link") from None
+            if literal is None:
+                return parsed  # a name: the GuardedResolver judges what it resolves to
+            # A numeric host in a legacy form (2130706433, 0177.0.0.1, 127.1) is an address
+            # to the C library; judge it as one, and connect to it in its plain form.
+            parsed = parsed.with_host(str(literal))
         # The connector skips the resolver for IP literals, so they are judged here.
         if not is_public_address(str(literal)) and not _is_allowed(
-            parsed.host, parsed.port, self._allow_hosts
+            parsed.host or "", parsed.port, self._allow_hosts
         ):
             raise FetchError(url, _private_reason(hop))
         return parsed

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from db import JobMode, Variability
-from db.users import get_or_create_user, list_options
+from db import JobMode, User, Variability
+from db.users import list_options
 from parser import Params, Prompt, parse, parse_one
 
 if TYPE_CHECKING:
@@ -48,8 +48,11 @@ class Preferences:
 
 
 async def load_preferences(db: Database, user_id: int) -> Preferences:
-    async with db.session() as session:
-        user = await get_or_create_user(session, user_id)
+    """The user's defaults (a user never seen has the defaults: nothing is written)."""
+    async with db.read() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            return Preferences()
         options = await list_options(session, user_id)
         return Preferences(
             mode=JobMode(user.mode),

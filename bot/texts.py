@@ -22,6 +22,9 @@ __all__ = [
 ERROR_COLOUR = 0xFF0000
 WARNING_COLOUR = 0xFFFF00
 MODE_LABELS = {"fast": "fast", "relax": "relaxed", "turbo": "turbo"}
+MESSAGE_MAX = 2000
+"""Discord's limit for a message's content."""
+REASON_MAX = 500
 
 JOB_QUEUED = (
     "You have reached the maximum allowed number of concurrent jobs. Don't worry, "
@@ -51,34 +54,41 @@ def mode_label(mode: str) -> str:
     return MODE_LABELS.get(mode, mode)
 
 
-def _head(prompt: str, label: str | None, user_id: int) -> str:
-    who = f"{label} by <@{user_id}>" if label else f"<@{user_id}>"
-    return f"**{prompt}** - {who}"
+def _job_message(prompt: str, who: str, tail: str) -> str:
+    """``**<prompt>** - <who><tail>`` within Discord's 2000 characters: a long prompt is
+    shortened with "…" (the whole prompt stays in the database and in ✉️)."""
+    room = MESSAGE_MAX - len(f"**** - {who}{tail}")
+    return f"**{shorten(prompt, room)}** - {who}{tail}"
+
+
+def _who(label: str | None, user_id: int) -> str:
+    return f"{label} by <@{user_id}>" if label else f"<@{user_id}>"
 
 
 def waiting_text(prompt: str, label: str | None, user_id: int, queue_note: str = "") -> str:
-    text = f"{_head(prompt, label, user_id)} (Waiting to start)"
-    return f"{text}\n{queue_note}" if queue_note else text
+    tail = " (Waiting to start)" + (f"\n{queue_note}" if queue_note else "")
+    return _job_message(prompt, _who(label, user_id), tail)
 
 
 def progress_text(prompt: str, label: str | None, user_id: int, percent: int, mode: str) -> str:
-    return f"{_head(prompt, label, user_id)} ({percent}%) ({mode_label(mode)})"
+    return _job_message(prompt, _who(label, user_id), f" ({percent}%) ({mode_label(mode)})")
 
 
 def final_text(prompt: str, label: str | None, user_id: int, mode: str) -> str:
-    return f"{_head(prompt, label, user_id)} ({mode_label(mode)})"
+    return _job_message(prompt, _who(label, user_id), f" ({mode_label(mode)})")
 
 
 def failed_text(prompt: str, label: str | None, user_id: int, reason: str) -> str:
-    return f"{_head(prompt, label, user_id)} (Failed: {reason})"
+    tail = f" (Failed: {shorten(reason, REASON_MAX)})"
+    return _job_message(prompt, _who(label, user_id), tail)
 
 
 def stopped_text(prompt: str, label: str | None, user_id: int) -> str:
-    return f"{_head(prompt, label, user_id)} (Stopped)"
+    return _job_message(prompt, _who(label, user_id), " (Stopped)")
 
 
 def single_image_text(prompt: str, index: int, user_id: int) -> str:
-    return f"**{prompt}** - Image #{index} <@{user_id}>"
+    return _job_message(prompt, f"Image #{index} <@{user_id}>", "")
 
 
 def error_embed(

@@ -42,13 +42,25 @@ class Database:
         else:
             options["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **options)
+        self._reader = self.engine
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, "BEGIN IMMEDIATE")
+            # Reads take no write lock: in WAL they see the last commit and never wait.
+            self._reader = create_async_engine(url, **options)
+            _configure_sqlite(self._reader, "BEGIN")
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = async_sessionmaker(self._reader, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that only reads: on SQLite it does not wait for writers (nor make
+        them wait), so quick answers stay quick while jobs are being recorded."""
+        async with self._reads() as session, session.begin():
             yield session
 
     async def migrate(self) -> None:
@@ -69,9 +81,11 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._reader is not self.engine:
+            await self._reader.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         # Take over transaction control from the driver, so BEGIN is ours (below).
@@ -85,8 +99,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock at the start of every transaction: a unit of work
-        # that counts a user's jobs and then inserts one cannot interleave with another
+        # IMMEDIATE takes the write lock at the start of every writing transaction: a unit of
+        # work that counts a user's jobs and then inserts one cannot interleave with another
         # doing the same (so per-user limits hold under concurrent submissions). WAL keeps
         # readers of committed data unblocked meanwhile.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)

@@ -7,8 +7,8 @@ import re
 
 from PIL import Image
 
-from bot.jobspec import request_from_spec, spec_from_prompt, stored_references
-from bot.references import Wanted, resolve_random_styles, wanted_references
+from bot.jobs.references import engine_references, resolve_random_styles, wanted_references
+from bot.jobs.spec import JobSpec, ReferenceSpec, Role, StoredFile
 from engine.request import ReferenceRole
 from parser import parse_one
 
@@ -19,13 +19,13 @@ def test_wanted_references_in_order_with_weights() -> None:
     prompt = parse_one(
         f"{URL_A}::2 {URL_B} a cat --sref {URL_C}::3 42 --cref {URL_A} --iw 1.5 --sw 20 --cw 5"
     )
-    assert wanted_references(prompt) == [
-        Wanted("image", 2.0, url=URL_A),
-        Wanted("image", 1.0, url=URL_B),
-        Wanted("sref", 3.0, url=URL_C),
-        Wanted("sref", 1.0, code=42),
-        Wanted("cref", 1.0, url=URL_A),
-    ]
+    assert wanted_references(prompt) == (
+        ReferenceSpec(Role.IMAGE, 2.0, url=URL_A),
+        ReferenceSpec(Role.IMAGE, 1.0, url=URL_B),
+        ReferenceSpec(Role.STYLE, 3.0, url=URL_C),
+        ReferenceSpec(Role.STYLE, 1.0, code=42),
+        ReferenceSpec(Role.CHARACTER, 1.0, url=URL_A),
+    )
 
 
 def test_sref_random_becomes_a_code_each_time() -> None:
@@ -46,21 +46,20 @@ def test_prompts_without_random_are_unchanged() -> None:
 
 def test_spec_keeps_weights_and_references() -> None:
     prompt = parse_one(f"{URL_A} a cat --iw 0.5 --sref 9 --sw 700 --cref {URL_B} --cw 30")
-    spec = spec_from_prompt(prompt, (1, 2, 3, 4))
-    spec["references"] = [
-        {"role": "image", "weight": 2.0, "path": "a.png", "sha256": "aa"},
-        {"role": "sref", "weight": 1.0, "code": 9},
-        {"role": "cref", "weight": 1.0, "path": "b.png", "sha256": "bb"},
-    ]
-    spec = json.loads(json.dumps(spec))
+    references = (
+        ReferenceSpec(Role.IMAGE, 2.0, url=URL_A, file=StoredFile("a.png", "aa")),
+        ReferenceSpec(Role.STYLE, 1.0, code=9),
+        ReferenceSpec(Role.CHARACTER, 1.0, url=URL_B, file=StoredFile("b.png", "bb")),
+    )
+    spec = JobSpec.from_prompt(prompt, (1, 2, 3, 4), references)
+    spec = JobSpec.from_json(json.loads(json.dumps(spec.to_json())))
     read: list[tuple[str, str]] = []
 
     def reader(path: str, sha256: str) -> Image.Image:
         read.append((path, sha256))
         return Image.new("RGB", (8, 8))
 
-    references = stored_references(spec, reader)
-    request = request_from_spec(spec, references=references)
+    request = spec.request(references=engine_references(spec, reader))
     assert (request.image_weight, request.style_weight, request.character_weight) == (0.5, 700, 30)
     assert [(r.role, r.weight, r.code) for r in request.references] == [
         (ReferenceRole.IMAGE, 2.0, None),
@@ -68,12 +67,3 @@ def test_spec_keeps_weights_and_references() -> None:
         (ReferenceRole.CHARACTER, 1.0, None),
     ]
     assert read == [("a.png", "aa"), ("b.png", "bb")]
-
-
-def test_old_specs_without_weights_get_the_defaults() -> None:
-    spec = spec_from_prompt(parse_one("a cat"), (1,))
-    for key in ("iw", "sw", "cw", "references"):
-        del spec[key]
-    request = request_from_spec(spec)
-    assert (request.image_weight, request.style_weight, request.character_weight) == (1.0, 100, 100)
-    assert request.references == ()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.config import SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +75,7 @@ def test_settings_empty_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_env_example_documents_every_setting() -> None:
-    from bot.settings import Settings
+    from bot.config import Settings
 
     example = (Path(__file__).resolve().parents[2] / ".env.example").read_text(encoding="utf-8")
     documented = {

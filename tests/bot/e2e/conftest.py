@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import os
 import re
-from collections.abc import AsyncIterator
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from PIL import Image
 
 from bot.app import MjBot
-from bot.serve import point_discord_at
-from bot.settings import Settings
+from bot.cli.serve import point_discord_at
+from bot.config import Settings
 from tests.discord_emulator import Emulator
 from tests.discord_emulator.models import InteractionRecord, Message, User
 
@@ -23,6 +27,40 @@ from tests.discord_emulator.models import InteractionRecord, Message, User
 def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache of the built-in models for every bot in the session."""
     return tmp_path_factory.mktemp("shared-models")
+
+
+class TracebackCatcher(logging.Handler):
+    """Keeps every log record that carries a traceback (the bot's, discord.py's, aiohttp's)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.found: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info is not None or "Traceback" in record.getMessage():
+            self.found.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_tracebacks(request: pytest.FixtureRequest) -> Iterator[TracebackCatcher]:
+    """Every end-to-end test fails on a traceback in the log it did not expect: each error
+    the bot meets is understood and logged as one line (``allow_tracebacks`` marks the tests
+    that provoke one on purpose)."""
+    catcher = TracebackCatcher()
+    root = logging.getLogger()
+    root.addHandler(catcher)
+    try:
+        yield catcher
+    finally:
+        root.removeHandler(catcher)
+    if request.node.get_closest_marker("allow_tracebacks") is None and catcher.found:
+        shown = "\n".join(
+            f"{r.name}: {r.getMessage()}\n{logging.Formatter().formatException(r.exc_info)}"
+            if r.exc_info
+            else f"{r.name}: {r.getMessage()}"
+            for r in catcher.found[:3]
+        )
+        pytest.fail(f"{len(catcher.found)} unexpected traceback(s) in the log:\n{shown}")
 
 
 @pytest.fixture
@@ -161,3 +199,76 @@ def custom_id(message: Message, label: str) -> str:
             if label in (component.get("label"), (component.get("emoji") or {}).get("name")):
                 return str(component["custom_id"])
     raise AssertionError(f"no button {label!r} on message {message.id}: {labels(message)}")
+
+
+# -- the bot as a real process (`mjbot serve`) ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[3]
+MJBOT = Path(sys.executable).with_name("mjbot")
+
+
+class BotProcess:
+    running: ClassVar[list[BotProcess]] = []  # reaped after each test, whatever happened
+
+    def __init__(self, emu: Emulator, data_dir: Path, models: Path, **env: str) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not (data_dir / "models").exists():
+            (data_dir / "models").symlink_to(models, target_is_directory=True)
+        self.env = {
+            **os.environ,
+            **emu.bot_env(),
+            "DISCORD_GUILD_IDS": str(emu.guild_id),
+            "MJ_DATA_DIR": str(data_dir),
+            "MJ_PROGRESS_INTERVAL": "0",
+            "MJ_WEB_PORT": "0",  # any free port: bots of parallel test runs never collide
+            "HF_HUB_OFFLINE": "1",
+            **env,
+        }
+        self.env.pop("MJ_MODEL", None)
+        self.process: asyncio.subprocess.Process | None = None
+        self.log = data_dir / "bot.log"
+
+    async def start(self, *command: str) -> None:
+        # An asyncio subprocess: the emulator runs on this event loop and must keep serving.
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *(command or (str(MJBOT), "serve")), cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
+        BotProcess.running.append(self)
+
+    async def stop(self, signum: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signum)
+        return await asyncio.wait_for(self.process.wait(), 60)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+async def connected(emu: Emulator, bot: BotProcess) -> None:
+    def ready() -> bool:
+        assert bot.process is not None
+        if bot.process.returncode is not None:
+            raise AssertionError(f"the bot exited:\n{bot.output()[-3000:]}")
+        return emu.connected and bool(emu.commands(emu.guild_id))
+
+    await emu.wait_for(ready, 120, what="the bot process to connect and sync its commands")
+
+
+@pytest.fixture(autouse=True)
+async def reap_bots(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Kill what a test left running; fail on a traceback in any bot process's log."""
+    yield
+    logs = []
+    while BotProcess.running:
+        bot = BotProcess.running.pop()
+        if bot.process is not None and bot.process.returncode is None:
+            bot.process.kill()
+            await bot.process.wait()
+        logs.append(bot.output())
+    if request.node.get_closest_marker("allow_tracebacks") is None:
+        for output in logs:
+            if "Traceback" in output:
+                start = output.index("Traceback")
+                pytest.fail(f"a traceback in the bot's log:\n{output[start - 300 : start + 3000]}")

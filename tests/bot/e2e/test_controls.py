@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.controls import dm_text
-from bot.controls_commands import fit_lines
+from bot.exts.account.controls import dm_text
+from bot.exts.account.info import fit_lines
 from db import JobStatus
 from db import jobs as repo
 from db.models import Job
@@ -41,7 +41,7 @@ LONG = 5000
 def occupy_the_gpu(harness: BotHarness) -> JobHandle:
     """Keep the engine's only worker busy with someone else's long job."""
     assert harness.bot is not None
-    return harness.bot.service.engine.submit(
+    return harness.bot.deps.engine.submit(
         GenerationRequest(prompt=(WeightedText("a long job"),), steps=LONG, count=1),
         user_id="someone-else",
     )
@@ -80,7 +80,7 @@ def job_id_of(waiting: Message) -> str:
 
 async def job(harness: BotHarness, job_id: str) -> Job:
     assert harness.bot is not None
-    async with harness.bot.service.db.session() as session:
+    async with harness.bot.deps.db.session() as session:
         return await repo.get_job(session, job_id, with_images=True)
 
 
@@ -102,7 +102,7 @@ async def wait_status(
 def reactions_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """The bot's log of reactions: they get no reply, so it is the only witness of one that
     was ignored."""
-    caplog.set_level(logging.INFO, logger="bot.controls")
+    caplog.set_level(logging.INFO, logger="bot.exts.account.controls")
     return caplog
 
 
@@ -209,7 +209,7 @@ async def test_cancel_running_job_stops_the_gpu_within_a_step(
     assert click.followups == []  # the message says it all
     # the GPU is free again: someone else's job runs at once
     assert harness.bot is not None
-    quick = harness.bot.service.engine.submit(
+    quick = harness.bot.deps.engine.submit(
         GenerationRequest(prompt=(WeightedText("quick"),), steps=1, count=1)
     )
     await quick.future
@@ -328,14 +328,14 @@ async def test_info_reports_usage_and_engine_queue_position(
     await imagine(emu, "a patient cloud")
     job_id = job_id_of(await waiting_message(emu, harness, "a patient cloud"))
     assert harness.bot is not None
-    service = harness.bot.service
-    await emu.wait_for(lambda: service.in_engine(job_id), 15, what="the job in the GPU queue")
+    deps = harness.bot.deps
+    await emu.wait_for(lambda: deps.runner.in_engine(job_id), 15, what="the job in the GPU queue")
 
     reply = await ephemeral_reply(emu, await emu.slash("info", emu.alice))
     lines = reply.embeds[0]["description"].split("\n")
     assert "**Lifetime Usage**: 4 images" in lines[5]
     assert re.fullmatch(r"\*\*Fast Time Used\*\*: \d+\.\d+ (seconds|minutes)", lines[3])
-    async with service.db.session() as session:
+    async with deps.db.session() as session:
         assert (await get_or_create_user(session, emu.alice.id)).gpu_seconds_fast > 0
     assert lines[6] == "**Queued Jobs (fast)**: 1"
     assert re.fullmatch(

@@ -24,7 +24,7 @@ from tests.discord_emulator import Emulator
 def occupy_the_gpu(harness: BotHarness) -> JobHandle:
     """Keep the engine's only worker busy with someone else's long job."""
     assert harness.bot is not None
-    return harness.bot.service.engine.submit(
+    return harness.bot.deps.engine.submit(
         GenerationRequest(prompt=(WeightedText("a long job"),), steps=5000, count=1),
         user_id="someone-else",
     )

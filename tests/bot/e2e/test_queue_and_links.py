@@ -23,7 +23,7 @@ def png_bytes() -> bytes:
 
 async def test_waiting_message_shows_position_and_eta(emu: Emulator, harness: BotHarness) -> None:
     assert harness.bot is not None
-    blocker = harness.bot.service.engine.submit(
+    blocker = harness.bot.deps.engine.submit(
         GenerationRequest(prompt=(WeightedText("a long job"),), steps=5000, count=1),
         user_id="someone-else",
     )

@@ -128,7 +128,7 @@ def _stored_mask(harness: BotHarness) -> Image.Image:
     with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
         [(parameters,)] = db.execute("SELECT parameters FROM jobs WHERE kind = 'region'").fetchall()
     stored = json.loads(parameters)["spec"]["mask"]
-    image = harness.bot.service.read_image(stored["path"], stored["sha256"])
+    image = harness.bot.deps.runner.delivery.read_image(stored["path"], stored["sha256"])
     return image.convert("L")
 
 

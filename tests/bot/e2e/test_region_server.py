@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
@@ -12,8 +13,10 @@ import aiohttp
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from sqlalchemy import select
 
-from bot.web.tokens import EditGrant, sign, verify
+from bot.exts.region.web.tokens import EditGrant, sign, verify
+from db.models import Job
 from tests.bot.e2e.conftest import BotHarness, custom_id, image_of, imagine, wait_result
 from tests.discord_emulator import Emulator
 from tests.discord_emulator.models import Message
@@ -24,6 +27,15 @@ async def single_image(emu: Emulator, prompt: str) -> Message:
     grid = await wait_result(emu, rf"{prompt}\*\* - <@\d+> \(fast\)$")
     await emu.click(grid.id, custom_id(grid, "U1"), emu.alice)
     return await wait_result(emu, rf"{prompt}\*\* - Image #1 <@")
+
+
+def editor_of(harness: BotHarness) -> Any:
+    """The region feature's cog (discord.py loads features as fresh modules, so this is not
+    an instance of the class this test module imported)."""
+    assert harness.bot is not None
+    cog = harness.bot.get_cog("RegionEditor")
+    assert cog is not None
+    return cog
 
 
 async def editor_link(emu: Emulator, single: Message, user: Any = None) -> str:
@@ -104,7 +116,7 @@ async def test_forged_expired_and_tampered_links_are_refused(
     single = await single_image(emu, "a blue lake --seed 12")
     url = await editor_link(emu, single)
     base, token = url.rsplit("/", 1)
-    secret = harness.bot.service.editor.secret  # type: ignore[union-attr]
+    secret = editor_of(harness).server.secret
     grant = verify(token, secret)
     assert grant.user_id == emu.alice.id
     mask = png(rectangle_mask(image_of(emu, single).size, (0, 0, 20, 20)))
@@ -166,8 +178,7 @@ async def test_the_server_binds_where_configured_and_links_use_the_public_url(
     emu: Emulator, harness: BotHarness
 ) -> None:
     assert harness.bot is not None
-    editor = harness.bot.service.editor
-    assert editor is not None
+    editor = editor_of(harness).server
     assert editor.host == "127.0.0.1"
     assert editor.port > 0
     single = await single_image(emu, "a white cloud --seed 14")
@@ -217,3 +228,36 @@ async def test_with_remix_the_prompt_can_be_changed(emu: Emulator, harness: BotH
     await wait_result(
         emu, r"^\*\*a snowy desert --seed 16\*\* - Remix \(Region\) by <@\d+> \(fast\)$"
     )
+
+
+async def test_concurrent_submits_of_one_link_make_one_job_and_no_errors(
+    emu: Emulator, harness: BotHarness
+) -> None:
+    single = await single_image(emu, "a red barn --seed 17")
+    url = await editor_link(emu, single)
+    mask = png(rectangle_mask(image_of(emu, single).size, (5, 5, 60, 60)))
+    answers = await asyncio.gather(*(submit(url, mask) for _ in range(30)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] + [409] * 29
+    await wait_result(emu, r"a red barn --seed 17\*\* - Variations \(Region\) by <@\d+> \(fast\)$")
+    assert harness.bot is not None
+    async with harness.bot.deps.db.read() as session:
+        kinds = (await session.execute(select(Job.kind))).scalars().all()
+    assert sorted(str(k) for k in kinds) == ["imagine", "region"]
+
+
+async def test_a_form_of_many_fields_is_refused_before_it_is_read(
+    emu: Emulator, harness: BotHarness
+) -> None:
+    single = await single_image(emu, "a blue barn --seed 18")
+    url = await editor_link(emu, single)
+    form = aiohttp.FormData()
+    for number in range(20_000):
+        form.add_field(f"f{number}", "")
+    async with aiohttp.ClientSession() as http, http.post(url, data=form) as response:
+        status, body = response.status, await response.json()
+    assert status == 400
+    assert "more than 4 fields" in body["error"]
+    # The link still works for a proper submission.
+    mask = png(rectangle_mask(image_of(emu, single).size, (5, 5, 60, 60)))
+    assert (await submit(url, mask))[0] == 200

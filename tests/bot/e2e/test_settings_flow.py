@@ -163,7 +163,7 @@ async def test_relax_jobs_yield_to_fast_jobs(emu: Emulator, harness: BotHarness)
     assert harness.bot is not None
     relaxed = await emu.slash("relax", emu.bob)
     assert "Relax mode" in await reply_text(emu, relaxed)
-    blocker = harness.bot.service.engine.submit(
+    blocker = harness.bot.deps.engine.submit(
         GenerationRequest(prompt=(WeightedText("a long job"),), steps=5000, count=1),
         user_id="someone-else",
     )

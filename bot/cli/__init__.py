@@ -1,0 +1,114 @@
+"""The ``mjbot`` command line. Subcommands import what they need when they run, so ``--help``
+and ``mjbot parse`` start in well under a second."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    result: int = args.run(args)
+    return result
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mjbot",
+        description="A self-hosted Discord bot with Midjourney's workflow on open models.",
+    )
+    parser.set_defaults(command=None)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    parse_cmd = commands.add_parser(
+        "parse",
+        help="show how the bot understands a prompt",
+        description="Show how the bot understands a prompt: image prompts, weighted text "
+        "parts, parameters and the canonical echo. Exits 2 when the prompt has an error.",
+    )
+    parse_cmd.add_argument("prompt", help="the prompt, as typed after /imagine (quote it)")
+    parse_cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parse_cmd.add_argument("--suffix", default="", help="a /prefer suffix to apply")
+    parse_cmd.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a /prefer option macro (repeatable)",
+    )
+    parse_cmd.add_argument(
+        "--max-permutations",
+        type=int,
+        default=40,
+        metavar="N",
+        help="most prompts a {…} permutation may make (default 40)",
+    )
+    parse_cmd.set_defaults(command="parse", run=_run_parse)
+
+    imagine_cmd = commands.add_parser(
+        "imagine",
+        help="render a 2×2 grid from the command line",
+        description="Render a prompt's 2×2 grid with the engine, without Discord. A "
+        "permutation or --repeat prompt writes one file per job (FILE-1.png, FILE-2.png…).",
+    )
+    imagine_cmd.add_argument("prompt", help="the prompt, as typed after /imagine (quote it)")
+    imagine_cmd.add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="where to write the grid (PNG)"
+    )
+    imagine_cmd.add_argument(
+        "--model",
+        default=None,
+        metavar="SRC",
+        help="model source: builtin:tiny, a diffusers folder, a "
+        ".safetensors file or a Hub id (default: $MJ_MODEL or builtin:tiny)",
+    )
+    imagine_cmd.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the first image (overrides the prompt's --seed)",
+    )
+    imagine_cmd.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    imagine_cmd.add_argument(
+        "--model-config",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="configs for a single-file checkpoint ($MJ_MODEL_CONFIG)",
+    )
+    imagine_cmd.set_defaults(command="imagine", run=_run_imagine)
+
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run the Discord bot",
+        description="Run the Discord bot. Settings come from the environment or .env "
+        "(see .env.example); DISCORD_TOKEN is required.",
+    )
+    serve_cmd.set_defaults(command="serve", run=_run_serve)
+    return parser
+
+
+def _run_parse(args: argparse.Namespace) -> int:
+    from bot.cli.parse import run_parse
+
+    return run_parse(args)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from bot.cli.serve import run_serve
+
+    return run_serve()
+
+
+def _run_imagine(args: argparse.Namespace) -> int:
+    from bot.cli.imagine import run_imagine
+
+    return run_imagine(args)

@@ -1,0 +1,82 @@
+"""``mjbot serve``: configure, point discord.py at the configured API, run until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+__all__ = ["run_serve"]
+
+log = logging.getLogger(__name__)
+
+BUILTIN_WARNING = """\
+*****************************************************************************
+MJ_MODEL is {model}: a random-weight model built in code. Every image it makes
+is noise. It exists so the bot runs and is tested without downloads. Set MJ_MODEL
+to a diffusers folder, a .safetensors checkpoint (with MJ_MODEL_CONFIG) or a Hub
+id in your local cache to make real images (see README, "Models").
+*****************************************************************************"""
+
+
+def run_serve() -> int:
+    from bot.config import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.mj_log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.mj_model.startswith("builtin:"):
+        log.warning("\n" + BUILTIN_WARNING.format(model=settings.mj_model))
+    _quiet_libraries()
+    point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+    return asyncio.run(_serve(settings))
+
+
+def point_discord_at(api_base_url: str, gateway_url: str) -> None:
+    """Use a Discord-compatible server (a REST proxy, our test emulator) instead of Discord."""
+    import discord.gateway
+    import discord.http
+    import yarl
+
+    discord.http.Route.BASE = api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def _quiet_libraries() -> None:
+    from bot.cli.quiet import quiet_third_party
+
+    quiet_third_party()
+
+
+async def _serve(settings: object) -> int:
+    import discord
+
+    from bot.app import MjBot
+
+    bot = MjBot(settings)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))  # type: ignore[attr-defined]
+        stopper = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("signal received: shutting down")
+            await bot.close()
+        try:
+            await runner
+        except discord.LoginFailure:
+            log.error("Discord refused DISCORD_TOKEN; check it in the developer portal")
+            return 1
+        finally:
+            stopper.cancel()
+    return 0

@@ -1,0 +1,171 @@
+"""Vary (Region): a signed link to the web editor, and the region job an editor submission
+makes (the image repainted where the user's mask is white; Remix may change the prompt)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+from discord.ext import commands
+from PIL import Image
+from sqlalchemy.exc import IntegrityError
+
+from bot.deps import Deps, FeatureBot
+from bot.errors import PromptRefusal, UserError
+from bot.exts.region.web.server import EditorServer
+from bot.exts.region.web.tokens import EditGrant, load_secret, sign
+from bot.jobs import children
+from bot.jobs.modes import job_mode
+from bot.jobs.prompts import check_prompt
+from bot.jobs.records import JobView
+from bot.jobs.references import resolve_random_styles, reuse, wanted_references
+from bot.jobs.runner import Submission
+from bot.jobs.spec import JobSpec, StoredFile
+from bot.preferences import load_preferences
+from bot.ui.custom_ids import ButtonId
+from bot.ui.routing import Placement, Surface
+from db import Job, QueueFullError
+from engine.grid import encode_png
+
+__all__ = ["RegionEditor", "setup"]
+
+log = logging.getLogger(__name__)
+
+ACTION = "vary_region"
+UNAVAILABLE = (
+    "The region editor is not available on this server right now (its web server did not "
+    "start). Use Vary (Subtle) or Vary (Strong) for now."
+)
+QUEUE_FULL = "Your job queue is full. Wait for a job to finish, then submit again."
+ALREADY_SUBMITTED = "This edit was already submitted — see Discord."
+
+
+class RegionEditor(commands.Cog):
+    """Owns the editor's web server: it listens while the feature is loaded."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        settings = deps.settings
+        configured = settings.mj_secret.get_secret_value() if settings.mj_secret else None
+        self.server = EditorServer(
+            deps.db,
+            deps.store,
+            load_secret(configured, settings.mj_data_dir),
+            settings.mj_web_host,
+            settings.mj_web_port,
+            on_submit=self.submit,
+        )
+        self.listening = False
+
+    async def cog_load(self) -> None:
+        settings = self.deps.settings
+        try:
+            await self.server.start()
+        except OSError as error:
+            log.error(
+                "the region editor could not listen on %s:%d (%s); Vary (Region) is off. "
+                "Set MJ_WEB_HOST/MJ_WEB_PORT.",
+                settings.mj_web_host,
+                settings.mj_web_port,
+                error,
+            )
+            await self.server.close()
+            return
+        self.listening = True
+
+    async def cog_unload(self) -> None:
+        await self.server.close()
+        self.listening = False
+
+    @property
+    def public_url(self) -> str:
+        """Where users' browsers reach the editor (``MJ_PUBLIC_URL``, else the bound address)."""
+        settings = self.deps.settings
+        if settings.mj_public_url:
+            return settings.mj_public_url.rstrip("/")
+        return f"http://{settings.mj_web_host}:{self.server.port}"
+
+    async def open_editor(self, interaction: discord.Interaction[Any], button: ButtonId) -> None:
+        """Answer Vary (Region) with a private link to the editor for this image and user."""
+        if not self.listening:
+            raise UserError(UNAVAILABLE)
+        preferences = await load_preferences(self.deps.db, interaction.user.id)
+        minutes = self.deps.settings.mj_edit_link_minutes
+        grant = EditGrant.issue(
+            button.job_id,
+            button.index,
+            interaction.user.id,
+            remix=preferences.remix,
+            ttl_s=minutes * 60,
+        )
+        url = f"{self.public_url}/edit/{sign(grant, self.server.secret)}"
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label="Open the editor", emoji="🖌️", url=url))
+        remix = " You can change the prompt there (Remix mode)." if preferences.remix else ""
+        await interaction.response.send_message(
+            f"Select the parts of image #{button.index} to redraw, then submit.{remix} "
+            f"This link is yours and works once, for {minutes} minutes.",
+            view=view,
+            ephemeral=True,
+        )
+
+    async def submit(
+        self, grant: EditGrant, job: Job, mask: Image.Image, prompt_text: str
+    ) -> tuple[int, str] | None:
+        """Queue the region job of an editor submission; ``(status, message)`` if refused."""
+        deps = self.deps
+        parent = JobView.of(job)
+        if parent.parameters.spec is None:
+            return 409, "That job cannot be edited."
+        preferences = await load_preferences(deps.db, grant.user_id)
+        stored = await asyncio.to_thread(lambda: deps.store.put(encode_png(mask), "png"))
+        child = children.region(parent, grant.index - 1, StoredFile(stored.path, stored.sha256))
+        shown, mode = parent.prompt, preferences.mode
+        text = " ".join(prompt_text.split())
+        if grant.remix and text and text != parent.prompt:
+            try:
+                [prompt] = await check_prompt(
+                    text, preferences, deps.checks, footer="", edited=True
+                )
+            except PromptRefusal as refusal:
+                error = refusal.prompt_error
+                return 400, f"{error.msg}\n{error.render()}"
+            except UserError as refusal:
+                return 400, refusal.message
+            prompt = resolve_random_styles(prompt)
+            references = reuse(wanted_references(prompt), parent.spec.references)
+            child = children.remix(child, JobSpec.from_prompt(prompt), references)
+            shown, mode = prompt.canonical, job_mode(prompt, mode)
+        submission = Submission(
+            user_id=grant.user_id,
+            channel_id=parent.channel_id,
+            guild_id=parent.guild_id,
+            kind=child.kind,
+            prompt=shown,
+            raw=parent.raw_prompt,
+            spec=child.spec,
+            mode=mode,
+            label=child.label,
+            parent_job_id=parent.id,
+            parent_index=child.index,
+            job_id=grant.region_job_id,
+        )
+        try:
+            admission = await deps.runner.admit(submission)
+        except QueueFullError:
+            return 429, QUEUE_FULL
+        except IntegrityError:  # the same link submitted twice at once: its job id is taken
+            return 409, ALREADY_SUBMITTED
+        except UserError as refusal:  # restarting
+            return 503, refusal.message
+        failed = await deps.runner.launch(admission.job.id)
+        return (400, failed.message) if failed is not None else None
+
+
+async def setup(bot: FeatureBot) -> None:
+    editor = RegionEditor(bot.deps)
+    await bot.add_cog(editor)
+    placement = Placement(Surface.SINGLE, 0, 4, "Vary (Region)", "🖌️")
+    bot.deps.routes.add_button(ACTION, editor.open_editor, placement)

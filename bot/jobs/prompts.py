@@ -1,0 +1,67 @@
+"""The one check of a prompt a user typed (``/imagine``, a Remix form, the region editor).
+
+Parse (with the user's options, and their suffix and settings where asked), then the banned
+words, then the model versions this server has. Every refusal is a :class:`~bot.errors.UserError`
+naming the problem, so each caller only decides where to show it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bot import texts
+from bot.errors import UserError, prompt_refusal
+from bot.jobs.spec import version_key
+from bot.moderation import BannedWords
+from bot.preferences import Preferences, parse_with_preferences
+from engine.errors import UnknownVersionError
+from engine.models import ModelCatalog
+from parser import Prompt, PromptError, parse
+
+__all__ = ["PromptChecks", "check_prompt"]
+
+
+@dataclass(frozen=True, slots=True)
+class PromptChecks:
+    """What this server allows."""
+
+    banned: BannedWords
+    catalog: ModelCatalog
+    max_permutations: int
+
+
+async def check_prompt(
+    text: str,
+    preferences: Preferences,
+    checks: PromptChecks,
+    *,
+    footer: str,
+    edited: bool = False,
+) -> list[Prompt]:
+    """The prompts ``text`` makes. A new prompt gets the user's options, suffix and settings
+    and may make several prompts (permutations); an ``edited`` one (Remix, the region editor:
+    it already carries what the suffix and settings added) gets the options only and must
+    make exactly one. Parsing runs in a thread: macros and permutations can make it slow."""
+    try:
+        if edited:
+            prompts = await asyncio.to_thread(
+                parse, text, options=preferences.options, max_permutations=1
+            )
+        else:
+            prompts = await asyncio.to_thread(
+                parse_with_preferences, text, preferences, max_permutations=checks.max_permutations
+            )
+    except PromptError as error:
+        raise prompt_refusal(error, footer) from None
+    phrase = checks.banned.find(text)
+    if phrase is not None:
+        raise UserError(
+            texts.BANNED.format(phrase=phrase), title="Banned prompt detected", footer=footer
+        )
+    for prompt in prompts:
+        try:
+            checks.catalog.key_for(version_key(prompt))
+        except UnknownVersionError as error:
+            raise UserError(str(error), title="Invalid parameter", footer=footer) from None
+    return prompts

@@ -1,0 +1,313 @@
+"""A job's recipe (:class:`JobSpec`), stored as JSON on its row, and the engine request built
+from it — the only place a :class:`~engine.GenerationRequest` is built (bot and CLI alike).
+
+Everything an operation needs is in the spec (prompt and parameters, seeds resolved at
+creation, references, the source image, the mask, outpaint settings), so a job re-runs the
+same after a restart and any button makes a child job from the database alone
+(``bot.jobs.children``). The JSON layout is the one stored since the first release, so rows
+written by earlier versions read back unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bot.jobs.work import (
+    Imagine,
+    Outpaint,
+    Region,
+    SourceImage,
+    StoredFile,
+    Upscale,
+    Variation,
+    Work,
+    pair,
+    work_from_json,
+    work_to_json,
+)
+from engine.request import (
+    GenerationRequest,
+    Operation,
+    OutpaintSpec,
+    Reference,
+    ReferenceRole,
+    Strength,
+    WeightedText,
+)
+from parser import Prompt
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "Imagine",
+    "JobSpec",
+    "Outpaint",
+    "PromptSettings",
+    "ReferenceSpec",
+    "Region",
+    "Role",
+    "SourceImage",
+    "StoredFile",
+    "Upscale",
+    "Variation",
+    "Work",
+    "version_key",
+]
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(GenerationRequest)}
+"""The engine's defaults: what an unset parameter means, written once (in the engine)."""
+
+
+class Role(StrEnum):
+    """How a reference steers the images, as stored (``image`` prompt, ``sref``, ``cref``)."""
+
+    IMAGE = "image"
+    STYLE = "sref"
+    CHARACTER = "cref"
+
+    @property
+    def engine_role(self) -> ReferenceRole:
+        return _ENGINE_ROLES[self]
+
+
+_ENGINE_ROLES = {
+    Role.IMAGE: ReferenceRole.IMAGE,
+    Role.STYLE: ReferenceRole.STYLE,
+    Role.CHARACTER: ReferenceRole.CHARACTER,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceSpec:
+    """One reference of a job: a numeric style ``code``, or an image from ``url``.
+
+    An image reference is *pending* until its file is fetched and stored (a stage of the job
+    that survives restarts); ``upload`` marks an image uploaded to Discord, read from its CDN.
+    """
+
+    role: Role
+    weight: float = 1.0
+    code: int | None = None
+    url: str | None = None
+    file: StoredFile | None = None
+    width: int | None = None
+    height: int | None = None
+    upload: bool = False
+    size: int | None = None
+    """An upload's declared size in bytes (checked before it is read)."""
+
+    @property
+    def pending(self) -> bool:
+        return self.code is None and self.file is None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": str(self.role), "weight": self.weight}
+        if self.code is not None:
+            return {**out, "code": self.code}
+        out["url"] = self.url
+        if self.file is not None:
+            out.update(self.file.to_json(), width=self.width, height=self.height)
+        if self.upload:
+            out.update(upload=True, size=self.size)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReferenceSpec:
+        file = StoredFile(data["path"], data["sha256"]) if data.get("path") else None
+        return cls(
+            role=Role(data["role"]),
+            weight=float(data.get("weight", 1.0)),
+            code=int(data["code"]) if data.get("code") is not None else None,
+            url=data.get("url"),
+            file=file,
+            width=data.get("width"),
+            height=data.get("height"),
+            upload=bool(data.get("upload", False)),
+            size=data.get("size"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSettings:
+    """The prompt's text and parameters: what an edited (Remix) prompt replaces in a job.
+
+    Defaults are the engine's (``GenerationRequest``); the names are the prompt language's.
+    A new prompt parameter is one field here (and one line in :meth:`from_prompt` if its
+    name differs from the parser's).
+    """
+
+    prompt: tuple[WeightedText, ...] = ()
+    negative: tuple[str, ...] = ()
+    chaos: int = _DEFAULTS["chaos"]
+    stylize: int = _DEFAULTS["stylize"]
+    stop: int = _DEFAULTS["stop"]
+    quality: float = _DEFAULTS["quality"]
+    tile: bool = _DEFAULTS["tile"]
+    weird: int = _DEFAULTS["weird"]
+    version: str | None = None
+    """The model catalog key (``6.1``, ``niji``, ``niji 6``); ``None``: the default model."""
+    iw: float = _DEFAULTS["image_weight"]
+    """``--iw``: how much the image prompts count."""
+    sw: int = _DEFAULTS["style_weight"]
+    """``--sw``: how strongly the style references apply."""
+    cw: int = _DEFAULTS["character_weight"]
+    """``--cw``: 0 copies the face only, 100 also hair and clothes."""
+
+    _SCALARS: ClassVar[tuple[str, ...]] = (
+        "chaos", "stylize", "stop", "quality", "tile", "weird", "version", "iw", "sw", "cw",
+    )  # fmt: skip
+
+    @classmethod
+    def from_prompt(cls, prompt: Prompt) -> PromptSettings:
+        params = prompt.params
+        given = {name: getattr(params, name, None) for name in cls._SCALARS}
+        given["version"] = version_key(prompt)
+        return cls(
+            prompt=tuple(WeightedText(part.text, part.weight) for part in prompt.parts),
+            negative=params.no,
+            **{name: value for name, value in given.items() if value is not None},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "prompt": [[part.text, part.weight] for part in self.prompt],
+            "negative": list(self.negative),
+        }
+        out.update({name: getattr(self, name) for name in self._SCALARS})
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PromptSettings:
+        values: dict[str, Any] = {}
+        for name in cls._SCALARS:
+            if data.get(name) is not None:
+                default = _SETTINGS_DEFAULTS[name]
+                values[name] = data[name] if default is None else type(default)(data[name])
+        return cls(
+            prompt=tuple(WeightedText(str(text), float(w)) for text, w in data.get("prompt", ())),
+            negative=tuple(str(n) for n in data.get("negative", ())),
+            **values,
+        )
+
+
+_SETTINGS_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(PromptSettings)}
+
+
+def version_key(prompt: Prompt) -> str | None:
+    """The model catalog key (``6.1``, ``niji``, ``niji 6``) the prompt asks for, if any."""
+    params = prompt.params
+    if params.niji is not None:
+        return f"niji {params.niji.version}" if params.niji.version else "niji"
+    return params.version
+
+
+# -- the spec ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Everything needed to render a job; child jobs come from ``dataclasses.replace``."""
+
+    settings: PromptSettings
+    seeds: tuple[int, ...]
+    aspect: tuple[int, int] = (1, 1)
+    work: Work = field(default_factory=Imagine)
+    references: tuple[ReferenceSpec, ...] = ()
+
+    @classmethod
+    def from_prompt(
+        cls,
+        prompt: Prompt,
+        seeds: tuple[int, ...] | None = None,
+        references: tuple[ReferenceSpec, ...] = (),
+    ) -> JobSpec:
+        """An ``imagine`` job for ``prompt``, its per-image seeds resolved now (from
+        ``--seed``, else random) unless given, so a re-run after a restart renders the same."""
+        if seeds is None:
+            seeds = GenerationRequest(seed=prompt.params.seed).resolved_seeds()
+        return cls(
+            settings=PromptSettings.from_prompt(prompt),
+            seeds=tuple(seeds),
+            aspect=prompt.params.aspect or _DEFAULTS["aspect"],
+            references=references,
+        )
+
+    @property
+    def operation(self) -> Operation:
+        return self.work.operation
+
+    @property
+    def source(self) -> SourceImage | None:
+        return None if isinstance(self.work, Imagine) else self.work.source
+
+    @property
+    def pending_references(self) -> tuple[ReferenceSpec, ...]:
+        return tuple(r for r in self.references if r.pending)
+
+    def with_seeds(self, seeds: tuple[int, ...]) -> JobSpec:
+        return replace(self, seeds=seeds)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **work_to_json(self.work),
+            **self.settings.to_json(),
+            "aspect": list(self.aspect),
+            "seeds": list(self.seeds),
+            "references": [r.to_json() for r in self.references],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobSpec:
+        return cls(
+            settings=PromptSettings.from_json(data),
+            seeds=tuple(int(seed) for seed in data["seeds"]),
+            aspect=pair(data.get("aspect") or _DEFAULTS["aspect"]),
+            work=work_from_json(data),
+            references=tuple(ReferenceSpec.from_json(r) for r in data.get("references", ())),
+        )
+
+    def request(
+        self,
+        source: Image.Image | None = None,
+        mask: Image.Image | None = None,
+        references: tuple[Reference, ...] = (),
+        *,
+        seed: int | None = None,
+    ) -> GenerationRequest:
+        """The engine request, with the stored images already read (``source``, ``mask``,
+        ``references``: see ``bot.jobs.references``); ``seed`` overrides the seeds
+        (``mjbot imagine --seed``)."""
+        settings = self.settings
+        work = self.work
+        outpaint = None
+        if isinstance(work, Outpaint):
+            outpaint = OutpaintSpec(work.zoom, work.pan, work.make_square, work.aspect)
+        strength = work.strength if isinstance(work, Variation | Upscale) else Strength.STRONG
+        return GenerationRequest(
+            operation=work.operation,
+            prompt=settings.prompt,
+            negative=settings.negative,
+            aspect=self.aspect,
+            count=len(self.seeds),
+            seed=seed,
+            seeds=None if seed is not None else self.seeds,
+            chaos=settings.chaos,
+            stylize=settings.stylize,
+            stop=settings.stop,
+            quality=settings.quality,
+            tile=settings.tile,
+            weird=settings.weird,
+            version=settings.version,
+            strength=strength,
+            source=source,
+            mask=mask,
+            outpaint=outpaint,
+            references=references,
+            image_weight=settings.iw,
+            style_weight=settings.sw,
+            character_weight=settings.cw,
+        )

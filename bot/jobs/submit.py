@@ -1,0 +1,108 @@
+"""Submitting jobs from an interaction: recorded first, acknowledged second, launched third.
+
+An acknowledged command is never lost: the job rows are committed before Discord is told
+the command was received, so a crash at any moment after the acknowledgement leaves jobs that
+recovery finishes. Discord allows 3 s for the acknowledgement: when the database is slower
+than :data:`ACK_BUDGET_S` (another process holds its write lock), the interaction is
+acknowledged anyway and the rows follow — a crash in that window loses the command, which
+the user sees as a "thinking…" answer that never resolves (logged as a warning).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import discord
+
+from bot import texts
+from bot.errors import UserError, reply
+from bot.jobs.records import ReplyHandle
+from bot.jobs.runner import JobRunner, Submission
+from db import QueueFullError
+from db.jobs import Admission
+
+__all__ = ["ACK_BUDGET_S", "record_then_acknowledge", "reply_handle", "submit"]
+
+log = logging.getLogger(__name__)
+
+ACK_BUDGET_S = 2.0
+"""How long after its creation an interaction is acknowledged at the latest, recorded or not
+(Discord allows 3 s; the rest is for the acknowledgement's own round trip)."""
+T = TypeVar("T")
+
+
+def reply_handle(interaction: discord.Interaction[Any]) -> ReplyHandle:
+    """What recovery needs to close this interaction's deferred answer after a restart."""
+    created = interaction.created_at.timestamp()
+    return ReplyHandle.of(interaction.application_id, interaction.token, created)
+
+
+async def submit(
+    interaction: discord.Interaction[Any],
+    runner: JobRunner,
+    submissions: Sequence[Submission],
+    *,
+    acknowledge: Callable[[], Awaitable[object]],
+    replace_answer: bool,
+) -> list[Admission]:
+    """Admit ``submissions`` in order (until the user's queue is full), ``acknowledge``, then
+    launch each. What needs telling (queued, queue full, a link that cannot be used) replaces
+    the deferred answer (``replace_answer``: commands) or follows it, ephemeral (buttons);
+    with nothing to tell, a replaceable answer is deleted."""
+    notes: list[UserError] = []
+    admitted: list[Admission] = []
+
+    async def admit_all() -> None:
+        for submission in submissions:
+            try:
+                admitted.append(await runner.admit(submission))
+            except QueueFullError:
+                footer = f"/imagine {submission.raw}" if replace_answer else None
+                notes.append(UserError(texts.QUEUE_FULL, title="Queue full", footer=footer))
+                return
+
+    await record_then_acknowledge(interaction, admit_all(), acknowledge)
+    if any(a.held for a in admitted):
+        notes.insert(0, UserError(texts.JOB_QUEUED, title="Job queued", warning=True))
+    for admission in admitted:
+        refusal = await runner.launch(admission.job.id)
+        if refusal is not None:
+            notes.append(refusal)
+    await _answer(interaction, notes, replace_answer)
+    return admitted
+
+
+async def record_then_acknowledge(
+    interaction: discord.Interaction[Any],
+    record: Awaitable[T],
+    acknowledge: Callable[[], Awaitable[object]],
+) -> T:
+    """Await ``record`` (the durable write), then ``acknowledge``; if the write is not done
+    :data:`ACK_BUDGET_S` after the interaction was created, acknowledge meanwhile (Discord's
+    deadline comes first). A refusal raised in time (restarting) is raised instead."""
+    recording = asyncio.ensure_future(record)
+    age = time.time() - interaction.created_at.timestamp()
+    await asyncio.wait({recording}, timeout=max(0.0, ACK_BUDGET_S - age))
+    if recording.done():
+        recording.result()
+    else:
+        log.warning("recording is slow (database busy): acknowledging before it is recorded")
+    await acknowledge()
+    return await recording
+
+
+async def _answer(
+    interaction: discord.Interaction[Any], notes: list[UserError], replace_answer: bool
+) -> None:
+    if not replace_answer:
+        for note in notes:
+            await reply(interaction, embed=note.embed())
+    elif notes:
+        embeds = [note.embed() for note in notes][:10]
+        await interaction.edit_original_response(content=None, embeds=embeds, view=None)
+    else:
+        await interaction.delete_original_response()

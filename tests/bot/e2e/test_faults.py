@@ -1,0 +1,85 @@
+"""Faults a careless admin or a hostile user can cause: a full or read-only disk, prompts at
+Discord's length limits. Jobs fail visibly, free their slot, and every message fits."""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from bot.jobs import flights
+from db.models import Job, JobStatus
+from tests.bot.e2e.conftest import BotHarness, imagine, wait_result
+from tests.discord_emulator import Emulator
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (errno.ENOSPC, "the server's disk is full; try again later"),
+        (errno.EROFS, "the server cannot write its files"),
+    ],
+)
+@pytest.mark.bot_settings(mj_max_active_jobs=1)
+async def test_a_storage_fault_fails_the_job_visibly_and_frees_the_slot(
+    emu: Emulator,
+    harness: BotHarness,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    code: int,
+    reason: str,
+) -> None:
+    assert harness.bot is not None
+    deps = harness.bot.deps
+    monkeypatch.setattr(flights, "STORAGE_BACKOFF_S", 0.01)
+
+    def broken(data: bytes, extension: str) -> object:
+        raise OSError(code, "injected storage fault")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(deps.store, "put", broken)
+        caplog.set_level(logging.ERROR, logger="bot.jobs.flights")
+        await imagine(emu, "a lighthouse in fog --seed 2")
+        failed = await emu.wait_for(
+            lambda: [
+                m for m in emu.messages() if "(Failed: could not save the result" in m.content
+            ],
+            60,
+            what="the job to fail visibly",
+        )
+    assert reason in failed[0].content
+    assert not failed[0].components  # ❌ is gone: the job has ended
+    lines = [r for r in caplog.records if "could not save its result" in r.getMessage()]
+    assert len(lines) == flights.STORAGE_RETRIES  # one line per attempt, no traceback
+    assert all(r.exc_info is None for r in lines)
+    async with deps.db.read() as session:
+        [job] = (await session.execute(select(Job))).scalars().all()
+    assert job.status is JobStatus.FAILED
+    # The slot (max 1 active job) is free again: the next job runs and is delivered.
+    await imagine(emu, "a lighthouse in sun --seed 3")
+    await wait_result(emu, r"a lighthouse in sun --seed 3\*\* - <@\d+> \(fast\)$")
+
+
+async def test_prompts_at_the_length_limit_are_delivered_within_discords_limits(
+    emu: Emulator, harness: BotHarness
+) -> None:
+    words = " ".join(f"word{i}" for i in range(1200))
+    prompt = (words[:5990].rsplit(" ", 1)[0]) + " --seed 5"
+    assert 5900 < len(prompt) <= 6000
+    await imagine(emu, prompt)
+    result = await wait_result(emu, r"… - <@\d+> \(fast\)$", timeout=120)
+    assert len(result.content) <= 2000
+    assert result.content.startswith("**word0 word1")
+    for message in emu.messages(include_deleted=True):
+        assert len(message.content) <= 2000
+        assert all(len(r.get("content") or "") <= 2000 for r in message.revisions)
+    value = "--ar 16:9 --no " + ", ".join(f"thing{i}" for i in range(400))
+    answer = await emu.response_of(
+        await emu.slash(
+            "prefer", emu.alice, subcommand="option set", options={"option": "big", "value": value}
+        )
+    )
+    assert answer["type"] == 4
+    assert len(answer["data"]["content"]) <= 2000
