@@ -5,7 +5,8 @@ Handling order (as in python-discord's error handler):
 1. :class:`UserError` — a mistake the user can fix (a bad prompt, a full queue, a job that is
    gone): its message, ephemeral, and nothing is logged as a failure.
 2. discord.py's command checks and argument conversion failures: said plainly, ephemeral.
-3. An interaction Discord no longer accepts (answered too late): logged, nobody to tell.
+3. An interaction Discord no longer accepts (answered too late), or one the shutdown cut
+   short: logged in one line, nobody to tell.
 4. Anything else: logged with the job id (from the button or form) and a short incident id,
    which is all the user sees — never a traceback.
 
@@ -118,6 +119,9 @@ async def report(interaction: discord.Interaction[Any], error: Exception) -> Non
     """The one error handler (see the module docstring for the order)."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original if isinstance(error.original, Exception) else error
+    if interaction.client.is_closed():  # shutting down: the answer cannot be sent any more
+        log.info("interaction %s interrupted by the shutdown (%s)", interaction.id, error)
+        return
     try:
         if isinstance(error, UserError):
             await error.send(interaction)
@@ -127,7 +131,7 @@ async def report(interaction: discord.Interaction[Any], error: Exception) -> Non
             log.warning("interaction %s expired before it was answered", interaction.id)
         else:
             await _incident(interaction, error)
-    except discord.HTTPException as failed:
+    except (discord.HTTPException, RuntimeError) as failed:  # RuntimeError: session closed
         log.warning("could not answer interaction %s: %s", interaction.id, failed)
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from tests.bot.e2e.conftest import BotHarness, imagine, results, wait_result
 from tests.discord_emulator import Emulator
 
 PATTERN = r"a paper boat --seed 4\*\* - <@\d+> \(fast\)$"
 
 
+# The waiting message is deleted again after the restart (the crash may have come before its
+# deletion): here it was already gone, which Discord answers 404.
+@pytest.mark.allow_violations("unknown_message")
 async def test_a_result_posted_before_a_crash_is_not_posted_again(
     emu: Emulator, harness: BotHarness
 ) -> None:

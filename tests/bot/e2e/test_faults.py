@@ -69,7 +69,7 @@ async def test_prompts_at_the_length_limit_are_delivered_within_discords_limits(
     prompt = (words[:5990].rsplit(" ", 1)[0]) + " --seed 5"
     assert 5900 < len(prompt) <= 6000
     await imagine(emu, prompt)
-    result = await wait_result(emu, r"… - <@\d+> \(fast\)$", timeout=120)
+    result = await wait_result(emu, r"…\*\* - <@\d+> \(fast\)$", timeout=120)
     assert len(result.content) <= 2000
     assert result.content.startswith("**word0 word1")
     for message in emu.messages(include_deleted=True):
