@@ -14,8 +14,8 @@ from typing import ClassVar
 
 import pytest
 
+from playground import Emulator
 from tests.bot.e2e.conftest import imagine, results, wait_result
-from tests.discord_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[3]
 MJBOT = Path(sys.executable).with_name("mjbot")

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bot.web.tokens import EditGrant, sign, verify
+from playground import Emulator
+from playground.models import Message
 from tests.bot.e2e.conftest import BotHarness, custom_id, image_of, imagine, wait_result
-from tests.discord_emulator import Emulator
-from tests.discord_emulator.models import Message
 
 
 async def single_image(emu: Emulator, prompt: str) -> Message:

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from tests.discord_emulator.driver import Emulator
+from playground.driver import Emulator
 
 
 class CounterButton(

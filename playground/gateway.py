@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import EmulatorError
-from tests.discord_emulator.models import JSON, Frame
-from tests.discord_emulator.world import World
+from playground import payloads
+from playground.errors import EmulatorError
+from playground.models import JSON, Frame
+from playground.world import World
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import form_error, unknown_channel
-from tests.discord_emulator.models import (
+from playground import payloads
+from playground.errors import form_error, unknown_channel
+from playground.models import (
     CHANNEL_DM,
     DM_UPLOAD_LIMIT,
     FLAG_EPHEMERAL,

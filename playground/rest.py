@@ -7,11 +7,11 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import ApiError, unknown_message
-from tests.discord_emulator.models import FLAG_EPHEMERAL, JSON, Message, UploadedFile
-from tests.discord_emulator.validation import check_commands, check_message, check_upload
-from tests.discord_emulator.wire import (
+from playground import payloads
+from playground.errors import ApiError, unknown_message
+from playground.models import FLAG_EPHEMERAL, JSON, Message, UploadedFile
+from playground.validation import check_commands, check_message, check_upload
+from playground.wire import (
     json_response,
     no_content,
     read_body,
@@ -19,7 +19,7 @@ from tests.discord_emulator.wire import (
     snowflake_arg,
     world_of,
 )
-from tests.discord_emulator.world import World
+from playground.world import World
 
 API = "/api/v10"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import EmulatorError
-from tests.discord_emulator.models import (
+from playground import payloads
+from playground.errors import EmulatorError
+from playground.models import (
     INTERACTION_COMMAND,
     INTERACTION_COMPONENT,
     INTERACTION_MODAL_SUBMIT,
@@ -17,8 +17,8 @@ from tests.discord_emulator.models import (
     Message,
     User,
 )
-from tests.discord_emulator.validation import BUTTON, LABEL, SELECTS, TEXT_INPUT
-from tests.discord_emulator.world import World
+from playground.validation import BUTTON, LABEL, SELECTS, TEXT_INPUT
+from playground.world import World
 
 FileSpec = tuple[str, bytes, str]
 SUBCOMMAND, GROUP, STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE = 1, 2, 3, 4, 5, 6, 7, 8
@@ -164,14 +164,14 @@ def _convert(world: World, name: str, definition: JSON, value: Any, resolved: JS
         _require(isinstance(value, bool), where, "a bool", value)
     elif kind == USER:
         user = world.users.get(value.id if isinstance(value, User) else int(value))
-        _require(user is not None, where, "a known user", value)
-        assert user is not None
+        if user is None:
+            raise EmulatorError(f"{where}: expected a known user, got {value!r}")
         _resolve_user(world, resolved, user)
         return str(user.id)
     elif kind == CHANNEL:
         ch = world.channels.get(value.id if isinstance(value, Channel) else int(value))
-        _require(ch is not None, where, "a known channel", value)
-        assert ch is not None
+        if ch is None:
+            raise EmulatorError(f"{where}: expected a known channel, got {value!r}")
         data = {**payloads.channel(world, ch), "permissions": payloads.ALL_PERMISSIONS}
         resolved.setdefault("channels", {})[str(ch.id)] = data
         return str(ch.id)

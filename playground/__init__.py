@@ -75,9 +75,9 @@ ephemeral messages are stored but never dispatched nor visible to REST; without 
 message-content intent, guild messages of others arrive blank; `enforce_nonce` de-duplicates.
 """
 
-from tests.discord_emulator.driver import Emulator
-from tests.discord_emulator.errors import ApiError, EmulatorError, EmulatorTimeoutError
-from tests.discord_emulator.models import (
+from playground.driver import Emulator
+from playground.errors import ApiError, EmulatorError, EmulatorTimeoutError
+from playground.models import (
     Attachment,
     Callback,
     Channel,
@@ -91,7 +91,6 @@ from tests.discord_emulator.models import (
     User,
     Violation,
 )
-from tests.discord_emulator.wiring import point_discord_at
 
 __all__ = [
     "ApiError",
@@ -110,5 +109,4 @@ __all__ = [
     "UploadedFile",
     "User",
     "Violation",
-    "point_discord_at",
 ]

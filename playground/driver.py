@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from tests.discord_emulator import actions, payloads
-from tests.discord_emulator.actions import FileSpec
-from tests.discord_emulator.control import ControlMixin
-from tests.discord_emulator.errors import EmulatorError, EmulatorTimeoutError
-from tests.discord_emulator.gateway import PRIVILEGED_INTENTS, Gateway
-from tests.discord_emulator.models import (
+from playground import actions, payloads
+from playground.actions import FileSpec
+from playground.control import ControlMixin
+from playground.errors import EmulatorError, EmulatorTimeoutError
+from playground.gateway import PRIVILEGED_INTENTS, Gateway
+from playground.models import (
     JSON,
     Attachment,
     Channel,
@@ -29,8 +29,8 @@ from tests.discord_emulator.models import (
     User,
     Violation,
 )
-from tests.discord_emulator.server import build_app
-from tests.discord_emulator.world import World, describe
+from playground.server import build_app
+from playground.world import World, describe
 
 T = TypeVar("T")
 POLL_INTERVAL = 0.01

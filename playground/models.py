@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.discord_emulator.world import World
+    from playground.world import World
 
 JSON = dict[str, Any]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import ApiError, form_error, unknown_interaction, unknown_message
-from tests.discord_emulator.models import (
+from playground import payloads
+from playground.errors import ApiError, form_error, unknown_interaction, unknown_message
+from playground.models import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
     INTERACTION_AUTOCOMPLETE,
@@ -20,10 +20,10 @@ from tests.discord_emulator.models import (
     Message,
     UploadedFile,
 )
-from tests.discord_emulator.rest import API, check_not_emptied
-from tests.discord_emulator.validation import check_message, check_modal, check_upload
-from tests.discord_emulator.wire import json_response, no_content, read_object, world_of
-from tests.discord_emulator.world import World, describe
+from playground.rest import API, check_not_emptied
+from playground.validation import check_message, check_modal, check_upload
+from playground.wire import json_response, no_content, read_object, world_of
+from playground.world import World, describe
 
 PONG, MESSAGE, DEFER_MESSAGE, DEFER_UPDATE, UPDATE, CHOICES, MODAL = 1, 4, 5, 6, 7, 8, 9
 ALLOWED = {

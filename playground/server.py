@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from tests.discord_emulator import callbacks, rest
-from tests.discord_emulator.errors import ApiError
-from tests.discord_emulator.gateway import Gateway
-from tests.discord_emulator.models import RequestRecord
-from tests.discord_emulator.rest import API
-from tests.discord_emulator.wire import (
+from playground import callbacks, rest
+from playground.errors import ApiError
+from playground.gateway import Gateway
+from playground.models import RequestRecord
+from playground.rest import API
+from playground.wire import (
     CAPTURE,
     GATEWAY,
     WORLD,
@@ -23,7 +23,7 @@ from tests.discord_emulator.wire import (
     api_error_response,
     json_response,
 )
-from tests.discord_emulator.world import World
+from playground.world import World
 
 log = logging.getLogger(__name__)
 

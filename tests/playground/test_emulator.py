@@ -9,8 +9,8 @@ import sys
 import discord
 import pytest
 
-from tests.discord_emulator import Emulator, EmulatorError, InteractionRecord
-from tests.discord_emulator.harness import BOT_PROCESS, raw, running
+from playground import Emulator, EmulatorError, InteractionRecord
+from tests.playground.harness import BOT_PROCESS, raw, running
 
 
 def content_of(rec: InteractionRecord) -> str | None:
