@@ -77,6 +77,7 @@ message-content intent, guild messages of others arrive blank; `enforce_nonce` d
 
 from playground.driver import Emulator
 from playground.errors import ApiError, EmulatorError, EmulatorTimeoutError
+from playground.host import Playground, start_playground
 from playground.models import (
     Attachment,
     Callback,
@@ -105,8 +106,10 @@ __all__ = [
     "InteractionRecord",
     "Limits",
     "Message",
+    "Playground",
     "RequestRecord",
     "UploadedFile",
     "User",
     "Violation",
+    "start_playground",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from playground import payloads
 from playground.errors import EmulatorError
 from playground.models import (
+    INTERACTION_AUTOCOMPLETE,
     INTERACTION_COMMAND,
     INTERACTION_COMPONENT,
     INTERACTION_MODAL_SUBMIT,
@@ -53,7 +54,7 @@ def new_interaction(
         created_at=world.clock.now(),
         world=world,
     )
-    world.interactions[token] = rec
+    world.add_interaction(rec)
     world.dispatch("INTERACTION_CREATE", payload)
     return rec
 
@@ -71,6 +72,49 @@ def slash(
     subcommand: str | None,
 ) -> InteractionRecord:
     command = _synced_command(world, name, ch)
+    definitions, chain = _walk(name, command, subcommand)
+    resolved: JSON = {}
+    filled = _options(world, name, ch, definitions, options, attachments, resolved)
+    data = _command_data(command, name, chain, filled)
+    if resolved:
+        data["resolved"] = resolved
+    return new_interaction(world, INTERACTION_COMMAND, user, ch, data)
+
+
+def autocomplete(
+    world: World,
+    name: str,
+    user: User,
+    ch: Channel,
+    options: Mapping[str, Any],
+    focused: str,
+    subcommand: str | None,
+) -> InteractionRecord:
+    """What the client sends while `focused` is being typed: the values so far, unchecked, the
+    focused one as the text typed. The bot answers with up to 25 choices (callback type 8)."""
+    command = _synced_command(world, name, ch)
+    definitions, chain = _walk(name, command, subcommand)
+    known = {o["name"]: o for o in definitions}
+    if focused not in known or not known[focused].get("autocomplete"):
+        with_it = sorted(n for n, o in known.items() if o.get("autocomplete"))
+        raise EmulatorError(f"/{name} {focused!r} has no autocomplete; these have: {with_it}")
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise EmulatorError(f"/{name} has no option {unknown}; it has {sorted(known)}")
+    filled: list[JSON] = []
+    for definition in definitions:
+        option, kind = definition["name"], definition["type"]
+        if option == focused:
+            value = str(options.get(option, ""))
+            filled.append({"name": option, "type": kind, "value": value, "focused": True})
+        elif option in options and kind != ATTACHMENT:
+            filled.append({"name": option, "type": kind, "value": options[option]})
+    data = _command_data(command, name, chain, filled)
+    return new_interaction(world, INTERACTION_AUTOCOMPLETE, user, ch, data)
+
+
+def _walk(name: str, command: JSON, subcommand: str | None) -> tuple[list[JSON], list[JSON]]:
+    """The options of `subcommand` ("group sub") and the chain of (group, sub) leading there."""
     definitions: list[JSON] = command.get("options") or []
     chain: list[JSON] = []
     for part in (subcommand or "").split():
@@ -85,16 +129,16 @@ def slash(
     nested = [o["name"] for o in definitions if o["type"] in (SUBCOMMAND, GROUP)]
     if nested:
         raise EmulatorError(f"/{name} {subcommand or ''} needs subcommand= one of {nested}")
-    resolved: JSON = {}
-    filled = _options(world, name, ch, definitions, options, attachments, resolved)
+    return definitions, chain
+
+
+def _command_data(command: JSON, name: str, chain: list[JSON], filled: list[JSON]) -> JSON:
     for definition in reversed(chain):
         filled = [{"type": definition["type"], "name": definition["name"], "options": filled}]
     data: JSON = {"id": command["id"], "name": name, "type": 1, "options": filled}
-    if resolved:
-        data["resolved"] = resolved
     if "guild_id" in command:
         data["guild_id"] = command["guild_id"]
-    return new_interaction(world, INTERACTION_COMMAND, user, ch, data)
+    return data
 
 
 def _synced_command(world: World, name: str, ch: Channel) -> JSON:

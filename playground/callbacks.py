@@ -82,7 +82,7 @@ async def post_callback(request: web.Request) -> web.Response:
     # 3. apply it to the world
     message = _apply(world, rec, kind, data, files)
     rec.callbacks.append(Callback(type=kind, body=body, files=files, at=world.clock.now()))
-    world.changed()
+    world.interaction_changed(rec)
     return json_response(_callback_response(world, rec, kind, message))
 
 
@@ -101,6 +101,7 @@ def _apply(
             flags=flags,
             webhook_id=world.application_id,
             interaction_metadata=_metadata(world, rec),
+            command=command_label(rec),
         )
         rec.original_message_id = msg.id
         return msg
@@ -116,6 +117,19 @@ def _apply(
     elif kind == CHOICES:
         rec.choices = list(data.get("choices") or [])
     return None
+
+
+def command_label(rec: InteractionRecord) -> str | None:
+    """`imagine` or `prefer option set`: what the client shows as "alice used /…"."""
+    if rec.type != INTERACTION_COMMAND:
+        return None
+    data = rec.payload.get("data") or {}
+    parts = [str(data.get("name"))]
+    options = data.get("options") or []
+    while options and options[0].get("type") in (1, 2):
+        parts.append(str(options[0]["name"]))
+        options = options[0].get("options") or []
+    return " ".join(parts)
 
 
 def _metadata(world: World, rec: InteractionRecord) -> JSON:
@@ -216,8 +230,10 @@ async def post_followup(request: web.Request) -> web.Response:
             flags=ephemeral,
             webhook_id=world.application_id,
             interaction_metadata=_metadata(world, rec),
+            command=command_label(rec),
         )
     rec.followup_ids.append(msg.id)
+    world.interaction_changed(rec)
     if request.query.get("wait") in ("1", "true", "True"):
         return json_response(payloads.message(world, msg))
     return no_content()
