@@ -19,6 +19,7 @@ from playground.models import (
     CHANNEL_DM,
     DM_UPLOAD_LIMIT,
     FLAG_EPHEMERAL,
+    FLAG_LOADING,
     JSON,
     Attachment,
     Channel,
@@ -314,12 +315,14 @@ class World:
         if body.get("flags") is not None:
             # Only the presentation bits are editable; ephemeral/loading belong to Discord.
             msg.flags = (msg.flags & (FLAG_EPHEMERAL | 128)) | (int(body["flags"]) & ~0xC0)
+        answers_a_defer = msg.loading and bool(clear_flags & FLAG_LOADING)
         msg.flags &= ~clear_flags
         if "attachments" in body or files:
             msg.attachments = self._attachments(
                 msg.channel_id, body, files, msg.attachments, ephemeral=msg.ephemeral
             )
-        msg.edited_timestamp = self.clock.utcnow()
+        if not answers_a_defer:  # the answer to "thinking…" is not an edit (no "(edited)")
+            msg.edited_timestamp = self.clock.utcnow()
         if not msg.ephemeral:
             self.dispatch("MESSAGE_UPDATE", self._message_event(msg))
         self.emit("message", msg)
