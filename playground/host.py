@@ -99,7 +99,9 @@ class Playground:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        shown = f"[{self.host}]" if family == socket.AF_INET6 else self.host
+        # A wildcard address is not one to connect to: the bot and the page use loopback.
+        reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104
+        shown = f"[{reach}]" if ":" in reach else reach
         self.world.http_base = f"http://{shown}:{self.port}"
         self.world.gateway_url = f"ws://{shown}:{self.port}/gateway"
         for att in self.world.attachments.values():

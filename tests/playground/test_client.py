@@ -58,6 +58,7 @@ async def seen(page: Any) -> set[str]:
 
 
 async def command(page: Any, text: str) -> None:
+    """Type into the message box; a command name followed by a space is chosen, as in Discord."""
     await page.click("#command-input")
     await page.keyboard.type(text)
 
@@ -163,7 +164,7 @@ async def test_a_form_opens_as_a_dialog_and_is_checked_before_it_is_sent(
     emu: Emulator, bot: SampleBot, browser: Any, artefacts: Path
 ) -> None:
     page, errors = await open_page(browser, emu)
-    await command(page, "/feedback")
+    await command(page, "/feedback ")
     await page.keyboard.press("Enter")
     dialog = page.locator("dialog#modal")
     await dialog.wait_for()
@@ -192,7 +193,7 @@ async def test_a_select_menu_answers_only_to_whoever_chose(
     emu: Emulator, bot: SampleBot, browser: Any
 ) -> None:
     page, errors = await open_page(browser, emu)
-    await command(page, "/pick")
+    await command(page, "/pick ")
     await page.keyboard.press("Enter")
     menu = message(page, "pick one").locator(".select-menu")
     await menu.wait_for()
@@ -213,7 +214,7 @@ async def test_thinking_then_follow_ups_then_an_edit(
     emu: Emulator, bot: SampleBot, browser: Any
 ) -> None:
     page, errors = await open_page(browser, emu)
-    await command(page, "/slow")
+    await command(page, "/slow ")
     await page.keyboard.press("Enter")
     await message(page, "part 2").wait_for()
     await message(page, "done").wait_for()
@@ -227,7 +228,7 @@ async def test_thinking_then_follow_ups_then_an_edit(
 
 async def test_edits_and_deletions_show_live(emu: Emulator, bot: SampleBot, browser: Any) -> None:
     page, errors = await open_page(browser, emu)
-    await command(page, "/post")
+    await command(page, "/post ")
     await page.keyboard.press("Enter")
     await emu.wait_for(lambda: any(m.deleted for m in emu.messages(include_deleted=True)))
     await message(page, "final").wait_for(state="detached")
@@ -240,7 +241,7 @@ async def test_a_rich_message_renders_like_discord(
     emu: Emulator, bot: SampleBot, browser: Any, artefacts: Path
 ) -> None:
     page, errors = await open_page(browser, emu)
-    await command(page, "/rich")
+    await command(page, "/rich ")
     await page.keyboard.press("Enter")
     rich = message(page, "made")
     await rich.wait_for()
@@ -277,7 +278,7 @@ async def test_a_rich_message_renders_like_discord(
 
 async def test_reactions_reach_the_bot(emu: Emulator, bot: SampleBot, browser: Any) -> None:
     page, errors = await open_page(browser, emu)
-    await command(page, "/ping")
+    await command(page, "/ping ")
     await page.keyboard.press("Enter")
     pong = message(page, "pong")
     await pong.wait_for()
@@ -306,7 +307,7 @@ async def test_a_dm_from_the_bot_appears_in_the_dm_list(
     emu: Emulator, bot: SampleBot, browser: Any
 ) -> None:
     page, errors = await open_page(browser, emu)
-    await command(page, "/dm")
+    await command(page, "/dm ")
     await page.keyboard.press("Enter")
     dm_button = page.locator("#dms button")
     await dm_button.wait_for()
@@ -362,7 +363,7 @@ async def test_broken_rules_show_as_notices(
         emu.set_upload_limit(1000)
         await command(page, "/upload size: 5000")
     else:
-        await command(page, "/sleepy")
+        await command(page, "/sleepy ")
     await page.keyboard.press("Enter")
     notice = page.locator(f"#timeline li.notice[data-kind={kind}]")
     await notice.wait_for(timeout=10_000)

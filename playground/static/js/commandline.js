@@ -32,13 +32,18 @@ export function flatten(commands) {
   return entries.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-/** The entry a line names (`/path` then a space or the end), or the query typed so far. */
-export function parseLine(text, entries) {
+/**
+ * The entry a line names, or the query typed so far. While typing, a command is chosen once a
+ * space follows its name (until then the list is open, as in Discord); `sending` also takes
+ * the bare name.
+ */
+export function parseLine(text, entries, { sending = false } = {}) {
   if (!text.startsWith('/')) return { entry: null, query: null };
   const body = text.slice(1);
   let best = null;
   for (const entry of entries) {
-    if ((body === entry.path || body.startsWith(`${entry.path} `)) && (!best || entry.path.length > best.path.length)) {
+    const named = body.startsWith(`${entry.path} `) || (sending && body === entry.path);
+    if (named && (!best || entry.path.length > best.path.length)) {
       best = entry;
     }
   }

@@ -115,18 +115,22 @@ export class Composer {
   // -- the popup ------------------------------------------------------------------------------
 
   showCommands(query) {
-    const matches = this.entries.filter((e) => e.path.startsWith(query) || (query && e.path.includes(query)));
-    this.showPopup('Commands', matches.map((e) => ({
+    const matches = this.entries.filter((e) => e.path.startsWith(query) || (query && e.path.includes(query)))
+      .sort((a, b) => Number(b.path === query) - Number(a.path === query));
+    this.showPopup('commands', 'Commands', matches.map((e) => ({
       name: `/${e.path}`, description: e.description, app: this.ctx.botName(), pick: () => this.chooseCommand(e),
     })), 'No commands match');
   }
 
   showOptions(entry) {
     const ordered = [...entry.options].sort((a, b) => Number(Boolean(b.required)) - Number(Boolean(a.required)));
-    this.showPopup('Options', ordered.map((o) => ({
+    // Enter fills a missing required option first; with none missing it sends.
+    const missing = ordered.filter((o) => o.required && !(o.type === ATTACHMENT && this.optionFiles.has(o.name)));
+    this.showPopup('options', 'Options', ordered.map((o) => ({
       name: o.name, description: `${o.required ? 'required' : 'optional'} · ${TYPE_NAMES[o.type] || o.type} — ${o.description || ''}`,
       pick: () => this.chooseOption(o),
     })), 'This command has no options: press Enter to send');
+    this.enterPicks = missing.length > 0;
   }
 
   showValues(parsed, segment, found) {
@@ -150,7 +154,7 @@ export class Composer {
       items = [{ name: '@everyone', pick: take('@everyone'), value: 'everyone' }];
     }
     if (items === null) return this.hidePopup();
-    this.showPopup(option.name, items, 'Nothing matches');
+    this.showPopup('values', option.name, items, 'Nothing matches');
   }
 
   autocomplete(parsed, segment, found) {
@@ -170,14 +174,17 @@ export class Composer {
       }
       if (seq !== this.autocompleteSeq) return; // typed on meanwhile
       const empty = result.answered ? 'No suggestions' : `${this.ctx.botName()} did not answer in time`;
-      this.showPopup(segment.name, (result.choices || []).map((c) => ({
+      this.showPopup('values', segment.name, (result.choices || []).map((c) => ({
         name: c.name, description: String(c.value) !== c.name ? String(c.value) : '',
         value: c.value, pick: () => this.replaceValue(segment, String(c.value)),
       })), empty);
     }, AUTOCOMPLETE_DELAY);
   }
 
-  showPopup(title, items, empty) {
+  /** Commands and values take Enter; the options list only while a required one is missing. */
+  showPopup(kind, title, items, empty) {
+    this.kind = kind;
+    this.enterPicks = kind !== 'options';
     this.items = items;
     this.selected = 0;
     this.popup.innerHTML = `<div class="popup-title">${escapeHtml(title)}</div>` + (items.length
@@ -206,6 +213,7 @@ export class Composer {
 
   select(step) {
     if (!this.items.length) return;
+    this.enterPicks = true;
     this.selected = (this.selected + step + this.items.length) % this.items.length;
     this.popup.querySelectorAll('.item').forEach((node, i) => node.classList.toggle('selected', i === this.selected));
     this.popup.querySelector('.item.selected')?.scrollIntoView({ block: 'nearest' });
@@ -216,7 +224,7 @@ export class Composer {
     if (open && (event.key === 'ArrowDown' || event.key === 'ArrowUp')) {
       event.preventDefault();
       this.select(event.key === 'ArrowDown' ? 1 : -1);
-    } else if (open && (event.key === 'Tab' || (event.key === 'Enter' && !event.shiftKey))) {
+    } else if (open && (event.key === 'Tab' || (event.key === 'Enter' && !event.shiftKey && this.enterPicks))) {
       event.preventDefault();
       this.pick(this.selected);
     } else if (event.key === 'Escape') {
@@ -297,7 +305,7 @@ export class Composer {
 
   async send() {
     const text = this.input.value;
-    const parsed = parseLine(text, this.entries);
+    const parsed = parseLine(text, this.entries, { sending: true });
     try {
       if (text.startsWith('/') && !parsed.entry) {
         throw new Error(`There is no command /${text.slice(1).split(/\s/)[0]} here: pick one from the list`);

@@ -207,6 +207,12 @@ function renderComponent(c, ctx) {
 }
 
 function renderButton(c) {
+  const node = buttonNode(c);
+  node.dataset.label = c.label || c.emoji?.name || '';
+  return node;
+}
+
+function buttonNode(c) {
   const label = `${emojiHtml(c.emoji)}${c.label ? `<span class="label">${escapeHtml(c.label)}</span>` : ''}`;
   if (c.style === 5) {
     const link = el('a', 'component-button style-5', `${label}<span class="external" aria-hidden="true">↗</span>`);
