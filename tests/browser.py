@@ -53,16 +53,22 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class PageErrors:
-    """Collects the page's uncaught errors and console errors; tests assert there are none."""
+    """Collects the page's uncaught errors and console errors; tests assert there are none.
 
-    def __init__(self, page: Any) -> None:
+    `expected`: console messages containing one of these are not errors (a server restarting
+    refuses the page's reconnection attempts, say).
+    """
+
+    def __init__(self, page: Any, expected: tuple[str, ...] = ()) -> None:
+        self.expected = expected
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.on("console", self._console)
 
     def _console(self, message: Any) -> None:
         # A refused request (400) is logged by the browser: expected in tests of refusals.
-        if message.type == "error" and "status of 400" not in message.text:
+        expected = ("status of 400", *self.expected)
+        if message.type == "error" and not any(text in message.text for text in expected):
             self.errors.append(f"console: {message.text}")
 
 

@@ -156,3 +156,12 @@ def test_store_refuses_a_folder_of_another_schema(tmp_path: Path) -> None:
         db.execute("INSERT INTO meta (key, value) VALUES ('schema', '99')")
     with pytest.raises(RuntimeError, match="has schema 99, expected 1"):
         Playground(data_dir=tmp_path)
+
+
+async def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    first = await start_playground(tmp_path / "one", "127.0.0.1", 0)
+    try:
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{first.port}"):
+            await start_playground(tmp_path / "two", "127.0.0.1", first.port)
+    finally:
+        await first.stop()

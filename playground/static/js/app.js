@@ -67,11 +67,11 @@ const composer = new Composer({
   files: $('composer-files'), error: $('composer-error'), fileInput: $('file-input'), attach: $('attach'), ctx,
   actions: {
     sendMessage: async (content, files) => {
-      timeline.pinned = true;
+      timeline.stick();
       await postForm(`/client/channels/${state.channelId}/messages`, { user_id: state.me, content }, files);
     },
     runCommand: async ({ entry, options, files }) => {
-      timeline.pinned = true;
+      timeline.stick();
       const payload = { user_id: state.me, channel_id: state.channelId, name: entry.name, subcommand: entry.subcommand, options };
       const view = await postForm('/client/commands', payload, files);
       if (!view.acknowledged) timeline.pending(view.id, entry.path);

@@ -199,6 +199,12 @@ export class Timeline {
     this.scroller.scrollTop = this.scroller.scrollHeight;
   }
 
+  /** What you send scrolls the channel to its end and keeps it there, as in Discord. */
+  stick() {
+    this.pinned = true;
+    this.toBottom();
+  }
+
   // -- what people click -----------------------------------------------------------------------
 
   onClick(event) {

@@ -176,7 +176,7 @@ def message(page: Any, text: str) -> Any:
 
 def button(scope: Any, label: str) -> Any:
     """A button by its label, or its emoji when it has no label."""
-    return scope.locator(f".component-button[data-label={json.dumps(label)}]")
+    return scope.locator(f".component-button[data-label={json.dumps(label, ensure_ascii=False)}]")
 
 
 async def labels(scope: Any) -> list[list[str]]:
@@ -191,7 +191,7 @@ async def labels(scope: Any) -> list[list[str]]:
 async def open_page(browser: Any, url: str) -> tuple[Any, Any, PageErrors]:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
-    errors = PageErrors(page)
+    errors = PageErrors(page, expected=("ERR_CONNECTION_REFUSED",))  # while it restarts
     await page.goto(url)
     await page.evaluate("window.mjPlayground.ready")
     await page.evaluate(RECORDER)
@@ -255,11 +255,14 @@ async def flow(world: World, context: Any, page: Any, shots: Path, tmp_path: Pat
 
     # 1. /imagine from the command list
     await page.click("#command-input")
-    await page.keyboard.type("/ima")
-    entry = page.locator("#popup .item", has_text="/imagine")
-    assert await entry.locator(".description").text_content() == "Create images from a prompt"
+    await page.keyboard.type("/")
+    names = await page.locator("#popup .item .name").all_text_contents()
+    assert {"/imagine", "/describe", "/settings", "/prefer option set"} <= set(names)
     await screenshot(page, shots, "01 command list")
     await for_docs(page, "playground-commands.png")
+    await page.keyboard.type("ima")
+    entry = page.locator("#popup .item", has_text="/imagine")
+    assert await entry.locator(".description").text_content() == "Create images from a prompt"
     await page.keyboard.press("Enter")
     assert await page.input_value("#command-input") == "/imagine prompt: "
     await page.keyboard.type(PROMPT)
@@ -345,7 +348,7 @@ async def flow(world: World, context: Any, page: Any, shots: Path, tmp_path: Pat
     await (await chooser.value).set_files(str(upload_png(tmp_path / "stripes.png")))
     await page.keyboard.press("Enter")
     described = page.locator("#timeline li.msg", has=button(page, "Imagine all"))
-    await described.wait_for(timeout=120_000)
+    await shown(described)
     assert await labels(described) == [["1️⃣", "2️⃣", "3️⃣", "4️⃣", "🔄"], ["Imagine all"]]
     await screenshot(page, shots, "11 describe")
 
