@@ -53,7 +53,10 @@ EDIT_RECORDER = """(messageId) => {
     window.mjEdits[match[1]] = seen;
     requestAnimationFrame(() => { seen.frame = now(); });
     const img = li.querySelector('.attachments img');
-    if (img) img.decode().then(() => { seen.image = now(); }, () => {});
+    if (img && img.src !== window.mjLastPreview) {  // a new preview came with this edit
+      window.mjLastPreview = img.src;
+      img.decode().then(() => { seen.image = now(); }, () => {});
+    }
   }).observe(document.getElementById('timeline'), { childList: true, subtree: true });
 }"""
 
@@ -110,8 +113,10 @@ async def edit_latency(emu: Emulator, browser: Any, edits: int, interval: float)
     dom = [seen[str(n)]["dom"] - sent[n] for n in sent if str(n) in seen]
     frame = [seen[str(n)]["frame"] - sent[n] for n in sent if "frame" in seen.get(str(n), {})]
     image = [seen[str(n)]["image"] - sent[n] for n in sent if "image" in seen.get(str(n), {})]
-    print(f"edits: {edits} at {1 / interval:.0f}/s; shown {edits - len(missed)}, never shown")
-    print(f"  (superseded before the page drew them): {len(missed)}")
+    print(
+        f"edits: {edits} at {1 / interval:.0f}/s, a preview every 5th; shown "
+        f"{edits - len(missed)}, superseded before the page drew them {len(missed)}"
+    )
     print("  " + summary("edit → in the page's DOM", dom))
     print("  " + summary("edit → next frame (shown)", frame))
     print("  " + summary("edit with a preview → image decoded", image))

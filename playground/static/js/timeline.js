@@ -7,6 +7,7 @@ import { el, messageTime, renderMessage, renderNotice } from './render.js';
 
 const PAGE = 50;
 const PIN_SLACK = 40; // px from the bottom that still counts as "at the bottom"
+const NEAR_TOP = 800; // px from the top where the page before is asked for
 
 export class Timeline {
   constructor({ scroller, list, top, ctx, actions }) {
@@ -23,7 +24,7 @@ export class Timeline {
     new ResizeObserver(() => { if (this.pinned) this.toBottom(); }).observe(list);
     new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) this.loadOlder();
-    }, { root: scroller, rootMargin: '800px 0px 0px 0px' }).observe(top);
+    }, { root: scroller, rootMargin: `${NEAR_TOP}px 0px 0px 0px` }).observe(top);
     list.addEventListener('click', (event) => this.onClick(event));
   }
 
@@ -74,7 +75,7 @@ export class Timeline {
     } finally {
       this.loading = null;
     }
-    if (this.scroller.scrollTop < 800) requestAnimationFrame(() => this.loadOlder());
+    if (this.scroller.scrollTop < NEAR_TOP) requestAnimationFrame(() => this.loadOlder());
   }
 
   showTop() {
@@ -193,6 +194,9 @@ export class Timeline {
   onScroll() {
     const { scrollHeight, scrollTop, clientHeight } = this.scroller;
     this.pinned = scrollHeight - scrollTop - clientHeight < PIN_SLACK;
+    // The observer only reports changes between two frames; a jump back up within one
+    // frame (a fling, a restore then a scroll) is seen here.
+    if (scrollTop < NEAR_TOP) this.loadOlder();
   }
 
   toBottom() {
