@@ -83,6 +83,7 @@ class LiveFeed:
         self.world = world
         self.pages: set[_Page] = set()
         self.notices: list[JSON] = []
+        self.announced: set[int] = set()
         world.listen(self._on_change)
 
     def _on_change(self, kind: str, subject: object) -> None:
@@ -102,7 +103,10 @@ class LiveFeed:
             if subject.deleted:
                 ids = {"id": str(subject.id), "channel_id": str(subject.channel_id)}
                 return {"t": "message_delete", "d": ids}
-            return {"t": "message", "d": message_view(self.world, subject)}
+            # Only a new message makes its channel unread, not an edit or a reaction.
+            new = subject.id not in self.announced
+            self.announced.add(subject.id)
+            return {"t": "message", "d": message_view(self.world, subject), "new": new}
         if isinstance(subject, InteractionRecord):
             return {"t": "interaction", "d": interaction_view(subject)}
         if isinstance(subject, Violation):

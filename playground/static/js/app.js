@@ -215,10 +215,10 @@ function reloadWorld() {
 
 // -- the live feed ------------------------------------------------------------------------------
 
-function onEvent({ t, d }) {
+function onEvent({ t, d, new: created }) {
   if (t === 'message') {
     if (d.channel_id === state.channelId) timeline.upsert(d);
-    else if (!d.ephemeral_for || d.ephemeral_for === state.me) {
+    else if (created && (!d.ephemeral_for || d.ephemeral_for === state.me)) {
       state.unread.add(d.channel_id);
       if (!channelById(d.channel_id)) reloadWorld();
       else renderFrame();
