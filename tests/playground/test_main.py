@@ -80,3 +80,22 @@ async def test_a_bad_port_is_refused_with_the_reason(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert "a port is 0–65535 (0: any free port), not '99999'" in err.decode()
+
+
+async def test_the_package_imports_none_of_the_bot_s_packages_nor_discord() -> None:
+    modules = [
+        f"playground.{path.stem}"
+        for path in (ROOT / "playground").glob("*.py")
+        if path.stem not in ("__init__", "__main__")
+    ]
+    code = (
+        f"import sys, playground, {', '.join(modules)}\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(loaded & {'parser', 'engine', 'db', 'bot', 'discord'}))"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    assert out.decode().strip() == "[]"
