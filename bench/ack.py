@@ -28,8 +28,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from engine import GenerationRequest, JobCancelledError, WeightedText  # noqa: E402
+from playground import Emulator  # noqa: E402
 from tests.bot.e2e.conftest import BotHarness, imagine, results  # noqa: E402
-from tests.discord_emulator import Emulator  # noqa: E402
 
 
 def percentile(values: list[float], fraction: float) -> float:

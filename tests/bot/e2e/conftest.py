@@ -19,8 +19,8 @@ from PIL import Image
 from bot.app import MjBot
 from bot.cli.serve import point_discord_at
 from bot.config import Settings
-from tests.discord_emulator import Emulator
-from tests.discord_emulator.models import InteractionRecord, Message, User
+from playground import Emulator
+from playground.models import InteractionRecord, Message, User
 
 
 @pytest.fixture(scope="session")

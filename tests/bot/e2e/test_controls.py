@@ -20,6 +20,8 @@ from db import jobs as repo
 from db.models import Job
 from db.users import get_or_create_user
 from engine import GenerationRequest, JobCancelledError, JobHandle, WeightedText
+from playground import Emulator
+from playground.models import InteractionRecord, Message, User
 from tests.bot.e2e.conftest import (
     BotHarness,
     custom_id,
@@ -28,8 +30,6 @@ from tests.bot.e2e.conftest import (
     labels,
     wait_result,
 )
-from tests.discord_emulator import Emulator
-from tests.discord_emulator.models import InteractionRecord, Message, User
 
 LONG = 5000
 """Steps of a job that must stay in flight (minutes on the tiny model)."""

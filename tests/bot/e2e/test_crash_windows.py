@@ -13,9 +13,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from playground import Emulator
+from playground.models import InteractionRecord
 from tests.bot.e2e.conftest import BotProcess, connected, imagine, results
-from tests.discord_emulator import Emulator
-from tests.discord_emulator.models import InteractionRecord
 
 DELAYS_S = (0.0, 0.05, 0.2)
 

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
+from playground import Emulator
 from tests.bot.e2e.conftest import BotHarness, imagine, results, wait_result
-from tests.discord_emulator import Emulator
 
 PATTERN = r"a paper boat --seed 4\*\* - <@\d+> \(fast\)$"
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.jobs import flights
 from db.models import Job, JobStatus
+from playground import Emulator
 from tests.bot.e2e.conftest import BotHarness, imagine, wait_result
-from tests.discord_emulator import Emulator
 
 
 @pytest.mark.parametrize(

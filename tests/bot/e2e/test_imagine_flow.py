@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from playground import Emulator
 from tests.bot.e2e.conftest import (
     BotHarness,
     custom_id,
@@ -13,7 +14,6 @@ from tests.bot.e2e.conftest import (
     results,
     wait_result,
 )
-from tests.discord_emulator import Emulator
 
 PROMPT = "a red fox in the snow --ar 16:9 --seed 7"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import GenerationRequest, JobCancelledError, JobHandle, WeightedText
+from playground import Emulator
 from tests.bot.e2e.conftest import (
     BotHarness,
     custom_id,
@@ -18,7 +19,6 @@ from tests.bot.e2e.conftest import (
     results,
     wait_result,
 )
-from tests.discord_emulator import Emulator
 
 
 def occupy_the_gpu(harness: BotHarness) -> JobHandle:
@@ -53,7 +53,7 @@ async def test_limits_with_16_rapid_submissions(emu: Emulator, harness: BotHarne
 
 async def _final_reply(emu: Emulator, record: object) -> str | None:
     """The embed title the user was finally shown, or None when the reply was removed."""
-    from tests.discord_emulator.models import InteractionRecord
+    from playground.models import InteractionRecord
 
     assert isinstance(record, InteractionRecord)
     await emu.response_of(record, timeout=30)

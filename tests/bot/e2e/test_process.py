@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from playground import Emulator
 from tests.bot.e2e.conftest import MJBOT, ROOT, BotProcess, connected, imagine, results, wait_result
-from tests.discord_emulator import Emulator
 
 
 def _setup_command() -> tuple[dict[str, str], list[str]]:

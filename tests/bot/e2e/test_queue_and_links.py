@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from engine import GenerationRequest, JobCancelledError, WeightedText
+from playground import Emulator
 from tests.bot.e2e.conftest import BotHarness, imagine, results, wait_result
-from tests.discord_emulator import Emulator
 
 
 def png_bytes() -> bytes:

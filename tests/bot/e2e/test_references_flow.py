@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from playground import Emulator
+from playground.models import InteractionRecord, Message
 from tests.bot.e2e.conftest import (
     BotHarness,
     custom_id,
@@ -22,8 +24,6 @@ from tests.bot.e2e.conftest import (
     results,
     wait_result,
 )
-from tests.discord_emulator import Emulator
-from tests.discord_emulator.models import InteractionRecord, Message
 
 NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣")
 

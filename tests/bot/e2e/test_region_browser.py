@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from playground import Emulator
 from tests.bot.e2e.conftest import BotHarness, image_of, wait_result
 from tests.bot.e2e.test_region_server import editor_link, single_image
-from tests.discord_emulator import Emulator
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM) and not os.environ.get("MJ_REQUIRE_BROWSER"):

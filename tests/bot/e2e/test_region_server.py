@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from bot.exts.region.web.tokens import EditGrant, sign, verify
 from db.models import Job
+from playground import Emulator
+from playground.models import Message
 from tests.bot.e2e.conftest import BotHarness, custom_id, image_of, imagine, wait_result
-from tests.discord_emulator import Emulator
-from tests.discord_emulator.models import Message
 
 
 async def single_image(emu: Emulator, prompt: str) -> Message:

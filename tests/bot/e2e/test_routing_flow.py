@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from bot.ui.routing import BUTTON_GONE
 from db.models import Job
+from playground import Emulator
 from tests.bot.e2e.conftest import BotHarness, custom_id, imagine, wait_result
-from tests.discord_emulator import Emulator
 
 
 async def _jobs(harness: BotHarness) -> int:

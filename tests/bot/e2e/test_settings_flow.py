@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from engine import GenerationRequest, JobCancelledError, WeightedText
+from playground import Emulator
+from playground.models import InteractionRecord, Message
 from tests.bot.e2e.conftest import BotHarness, custom_id, imagine, results, wait_result
-from tests.discord_emulator import Emulator
-from tests.discord_emulator.models import InteractionRecord, Message
 
 GREEN, GREY = 3, 2
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.discord_emulator.errors import EmulatorError
-from tests.discord_emulator.gateway import Gateway
-from tests.discord_emulator.models import JSON, HostedFile
-from tests.discord_emulator.server import INJECTIONS, Injection
-from tests.discord_emulator.world import World
+from playground.errors import EmulatorError
+from playground.gateway import Gateway
+from playground.models import JSON, HostedFile
+from playground.server import INJECTIONS, Injection
+from playground.world import World
 
 
 class ControlMixin:

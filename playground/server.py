@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from tests.discord_emulator import callbacks, rest
-from tests.discord_emulator.errors import ApiError
-from tests.discord_emulator.gateway import Gateway
-from tests.discord_emulator.models import RequestRecord
-from tests.discord_emulator.rest import API
-from tests.discord_emulator.wire import (
+from playground import callbacks, client, rest
+from playground.errors import ApiError
+from playground.gateway import Gateway
+from playground.models import RequestRecord
+from playground.rest import API
+from playground.wire import (
     CAPTURE,
     GATEWAY,
     WORLD,
@@ -23,11 +23,13 @@ from tests.discord_emulator.wire import (
     api_error_response,
     json_response,
 )
-from tests.discord_emulator.world import World
+from playground.world import World
 
 log = logging.getLogger(__name__)
 
 _NO_BOT_TOKEN = (f"{API}/interactions/", f"{API}/webhooks/")
+_DISCORD_PATHS = (f"{API}/", "/attachments/", "/files/", "/gateway")
+"""What Discord serves (strict: logged, Discord-shaped errors); the rest is the web client."""
 
 
 @dataclass(slots=True)
@@ -50,6 +52,7 @@ INJECTIONS: web.AppKey[list[Injection]] = web.AppKey("injections")
 
 
 def build_app(world: World, gateway: Gateway) -> web.Application:
+    """Discord's REST, gateway and CDN, plus the web client (the page at `/`, `/client/…`)."""
     app = web.Application(middlewares=[strict], client_max_size=1 << 30)
     app[WORLD] = world
     app[GATEWAY] = gateway
@@ -57,15 +60,17 @@ def build_app(world: World, gateway: Gateway) -> web.Application:
     rest.add_routes(app)
     callbacks.add_routes(app)
     app.router.add_get("/gateway", gateway.handle)
-    app.router.add_get("/", gateway.handle)
     app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", get_attachment)
     app.router.add_route("*", "/files/{path:.*}", get_hosted)
+    client.add_routes(app)
     return app
 
 
 @web.middleware
 async def strict(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every request is logged; every error is Discord-shaped JSON and a recorded violation."""
+    if not _is_discord(request):
+        return await handler(request)
     world = request.app[WORLD]
     world.check_deadlines()
     captured = Captured()
@@ -97,7 +102,7 @@ async def strict(request: web.Request, handler: Handler) -> web.StreamResponse:
         detail = "".join(traceback.format_exception(exc))
         _record_violation(request, "emulator_error", detail, 500, 0)
         response = json_response({"code": 0, "message": "500: Internal Server Error"}, 500)
-    world.requests.append(
+    world.record_request(
         RequestRecord(
             method=request.method,
             path=request.path,
@@ -109,8 +114,14 @@ async def strict(request: web.Request, handler: Handler) -> web.StreamResponse:
             at=world.clock.now(),
         )
     )
-    world.changed()
     return response
+
+
+def _is_discord(request: web.Request) -> bool:
+    """The gateway also answers WebSocket upgrades at `/`, the page's address."""
+    if request.path == "/":
+        return request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+    return request.path.startswith(_DISCORD_PATHS)
 
 
 def _needs_token(path: str) -> bool:
@@ -120,9 +131,25 @@ def _needs_token(path: str) -> bool:
 def _record_violation(
     request: web.Request, kind: str, message: str, status: int, code: int
 ) -> None:
-    request.app[WORLD].violation(
-        kind, message, method=request.method, path=request.path, status=status, code=code
+    world = request.app[WORLD]
+    world.violation(
+        kind,
+        message,
+        method=request.method,
+        path=request.path,
+        status=status,
+        code=code,
+        channel_id=_channel_of(world, request),
     )
+
+
+def _channel_of(world: World, request: web.Request) -> int | None:
+    """The channel a failed request concerns: in its path, or its interaction's."""
+    raw = request.match_info.get("channel_id", "")
+    if raw.isdigit():
+        return int(raw)
+    rec = world.interactions.get(request.match_info.get("token", ""))
+    return rec.channel_id if rec is not None else None
 
 
 def _take_injection(request: web.Request) -> web.Response | None:
@@ -133,13 +160,16 @@ def _take_injection(request: web.Request) -> web.Response | None:
     return None
 
 
-async def get_attachment(request: web.Request) -> web.Response:
+async def get_attachment(request: web.Request) -> web.StreamResponse:
     world = request.app[WORLD]
     raw_id = request.match_info["attachment_id"]
     att = world.attachments.get(int(raw_id)) if raw_id.isdigit() else None
     if att is None or str(att.channel_id) != request.match_info["channel_id"]:
         raise ApiError(404, 0, "404: Not Found", kind="unknown_attachment", detail=request.path)
-    return web.Response(body=att.data, headers={hdrs.CONTENT_TYPE: att.content_type})
+    headers = {hdrs.CONTENT_TYPE: att.content_type, hdrs.CACHE_CONTROL: "max-age=86400"}
+    if att.blob is None and att.path is not None:
+        return web.FileResponse(att.path, headers=headers)  # streamed, off the event loop
+    return web.Response(body=att.data, headers=headers)
 
 
 async def get_hosted(request: web.Request) -> web.StreamResponse:

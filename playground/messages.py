@@ -1,158 +1,65 @@
-"""The emulated world: state that outlives every bot connection, and the mutations that dispatch."""
+"""Messages and their files: create, edit, delete, react, page through a channel.
+
+A mixin of `World` (its state is the world's); every change dispatches the gateway event a
+bot would get and tells the world's listeners.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import bisect
 import copy
 import io
-import logging
-import secrets
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import form_error, unknown_channel
-from tests.discord_emulator.models import (
-    CHANNEL_DM,
-    DM_UPLOAD_LIMIT,
+from playground import payloads
+from playground.errors import form_error
+from playground.models import (
     FLAG_EPHEMERAL,
+    FLAG_LOADING,
     JSON,
     Attachment,
     Channel,
     Clock,
-    Frame,
     Guild,
-    HostedFile,
-    InteractionRecord,
-    Limits,
     Message,
-    RequestRecord,
     UploadedFile,
     User,
-    Violation,
 )
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from playground.world import World
 
-DISCORD_EPOCH_MS = 1420070400000
 INTENT_MESSAGE_CONTENT = 1 << 15
-Dispatcher = Callable[[str, JSON], None]
 
 
-class World:
-    """Users, guilds, channels, messages, commands and interactions, plus the logs tests read."""
+class MessagesMixin:
+    """The message half of `World`."""
 
-    def __init__(self, *, token: str, bot_name: str, ack_deadline: float, token_lifetime: float):
-        self.clock = Clock()
-        self.token = token
-        self.ack_deadline = ack_deadline
-        self.token_lifetime = token_lifetime
-        self.http_base = ""
-        self.gateway_url = ""
-        self.intents: int | None = None
-        self._last_snowflake = 0
-        self._changed = asyncio.Event()
-        self._dispatch: Dispatcher = lambda event, data: None
+    clock: Clock
+    keep_revisions: bool
+    http_base: str
+    intents: int | None
+    users: dict[int, User]
+    guilds: dict[int, Guild]
+    messages: dict[int, Message]
+    attachments: dict[int, Attachment]
+    bot_user: User
+    _by_channel: dict[int, list[int]]
 
-        self.users: dict[int, User] = {}
-        self.guilds: dict[int, Guild] = {}
-        self.channels: dict[int, Channel] = {}
-        self.messages: dict[int, Message] = {}
-        self.attachments: dict[int, Attachment] = {}
-        self.commands: dict[int | None, list[JSON]] = {}
-        self.interactions: dict[str, InteractionRecord] = {}
-        self.nonces: dict[tuple[int, int, str], int] = {}
-        self.hosted: dict[str, HostedFile] = {}
+    if TYPE_CHECKING:
 
-        self.requests: list[RequestRecord] = []
-        self.violations: list[Violation] = []
-        self.frames: list[Frame] = []
-
-        self.owner = self.add_user("owner")
-        self.bot_user = self.add_user(bot_name, bot=True)
-        self.application_id = self.bot_user.id
-
-    # -- bookkeeping -------------------------------------------------------------------------
-
-    def snowflake(self) -> int:
-        """Real-looking, strictly increasing ids, so `discord.utils.snowflake_time` is sane."""
-        ms = int(time.time() * 1000 + self.clock.offset * 1000) - DISCORD_EPOCH_MS
-        self._last_snowflake = max(ms << 22, self._last_snowflake + 1)
-        return self._last_snowflake
-
-    def new_token(self) -> str:
-        return "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
-
-    def changed(self) -> None:
-        """Wake every `wait_for`: called on each request, frame and state change."""
-        event, self._changed = self._changed, asyncio.Event()
-        event.set()
+        def snowflake(self) -> int: ...
+        def dispatch(self, event: str, data: JSON) -> None: ...
+        def emit(self, kind: str, subject: object) -> None: ...
 
     @property
-    def change_event(self) -> asyncio.Event:
-        return self._changed
+    def _world(self) -> World:
+        return cast("World", self)
 
-    def violation(self, kind: str, message: str, **where: Any) -> Violation:
-        found = Violation(kind=kind, message=message, **where)
-        self.violations.append(found)
-        log.warning("discord emulator violation %s: %s", kind, message)
-        self.changed()
-        return found
-
-    def set_dispatcher(self, dispatcher: Dispatcher) -> None:
-        self._dispatch = dispatcher
-
-    def dispatch(self, event: str, data: JSON) -> None:
-        self._dispatch(event, data)
-        self.changed()
-
-    # -- entities ----------------------------------------------------------------------------
-
-    def add_user(self, name: str, *, bot: bool = False) -> User:
-        new = User(id=self.snowflake(), name=name, bot=bot)
-        self.users[new.id] = new
-        return new
-
-    def add_guild(self, name: str, *, premium_tier: int = 0) -> Guild:
-        new = Guild(id=self.snowflake(), name=name, owner_id=self.owner.id)
-        new.premium_tier = premium_tier
-        new.joined_at = self.clock.utcnow()
-        new.member_ids.extend([self.owner.id, self.bot_user.id])
-        self.guilds[new.id] = new
-        return new
-
-    def add_channel(self, guild_id: int, name: str) -> Channel:
-        guild = self.guilds[guild_id]
-        new = Channel(
-            id=self.snowflake(), name=name, guild_id=guild_id, position=len(guild.channel_ids)
-        )
-        self.channels[new.id] = new
-        guild.channel_ids.append(new.id)
-        return new
-
-    def dm_channel(self, user_id: int) -> Channel:
-        for ch in self.channels.values():
-            if ch.type == CHANNEL_DM and ch.recipient_id == user_id:
-                return ch
-        new = Channel(id=self.snowflake(), name="", type=CHANNEL_DM, recipient_id=user_id)
-        self.channels[new.id] = new
-        return new
-
-    def channel(self, channel_id: int) -> Channel:
-        try:
-            return self.channels[channel_id]
-        except KeyError:
-            raise unknown_channel() from None
-
-    def limits(self, channel_id: int) -> Limits:
-        guild_id = self.channel(channel_id).guild_id
-        return self.guilds[guild_id].limits if guild_id is not None else Limits()
-
-    def upload_limit(self, channel_id: int) -> int:
-        guild_id = self.channel(channel_id).guild_id
-        return self.guilds[guild_id].upload_limit if guild_id is not None else DM_UPLOAD_LIMIT
+    def attachment_url(self, att: Attachment) -> str:
+        return f"{self.http_base}/attachments/{att.channel_id}/{att.id}/{quote(att.filename)}"
 
     def store_attachment(
         self,
@@ -164,23 +71,34 @@ class World:
         description: str | None = None,
         ephemeral: bool = False,
     ) -> Attachment:
-        att_id = self.snowflake()
-        url = f"{self.http_base}/attachments/{channel_id}/{att_id}/{quote(filename)}"
         att = Attachment(
-            id=att_id,
+            id=self.snowflake(),
             channel_id=channel_id,
             filename=filename,
             content_type=content_type,
-            data=data,
-            url=url,
+            size=len(data),
+            url="",
             description=description,
             ephemeral=ephemeral,
+            blob=data,
         )
+        att.url = self.attachment_url(att)
         att.width, att.height = _image_size(data)
-        self.attachments[att_id] = att
+        self.attachments[att.id] = att
+        self.emit("attachment", att)
         return att
 
     # -- messages ----------------------------------------------------------------------------
+
+    def channel_messages(
+        self, channel_id: int, *, before: int | None = None, limit: int | None = None
+    ) -> list[Message]:
+        """Messages of a channel in order, deleted ones included; the newest `limit` before
+        `before` when given (an index, so paging a long channel never scans the world)."""
+        ids = self._by_channel.get(channel_id, [])
+        end = bisect.bisect_left(ids, before) if before is not None else len(ids)
+        start = max(0, end - limit) if limit is not None else 0
+        return [self.messages[i] for i in ids[start:end]]
 
     def create_message(
         self,
@@ -205,17 +123,20 @@ class World:
         msg.flags |= int(body.get("flags") or 0)
         msg.attachments = self._attachments(ch.id, body, files, [], ephemeral=msg.ephemeral)
         self.messages[msg.id] = msg
+        self._by_channel.setdefault(ch.id, []).append(msg.id)
         ch.last_message_id = msg.id
         if not msg.ephemeral:
             self.dispatch("MESSAGE_CREATE", self._message_event(msg))
-        self.changed()
+        self.emit("message", msg)
         return msg
 
     def edit_message(
         self, msg: Message, body: JSON, files: Sequence[UploadedFile] = (), *, clear_flags: int = 0
     ) -> Message:
         """Apply the keys present in `body` (absent keys keep their value), then MESSAGE_UPDATE."""
-        msg.revisions.append(payloads.message(self, msg))
+        if self.keep_revisions:
+            msg.revisions.append(payloads.message(self._world, msg))
+        before = list(msg.attachments)
         if "content" in body:
             msg.content = body["content"] or ""
         if "embeds" in body:
@@ -225,15 +146,20 @@ class World:
         if body.get("flags") is not None:
             # Only the presentation bits are editable; ephemeral/loading belong to Discord.
             msg.flags = (msg.flags & (FLAG_EPHEMERAL | 128)) | (int(body["flags"]) & ~0xC0)
+        answers_a_defer = msg.loading and bool(clear_flags & FLAG_LOADING)
         msg.flags &= ~clear_flags
         if "attachments" in body or files:
             msg.attachments = self._attachments(
                 msg.channel_id, body, files, msg.attachments, ephemeral=msg.ephemeral
             )
-        msg.edited_timestamp = self.clock.utcnow()
+        if not answers_a_defer:  # the answer to "thinking…" is not an edit (no "(edited)")
+            msg.edited_timestamp = self.clock.utcnow()
         if not msg.ephemeral:
             self.dispatch("MESSAGE_UPDATE", self._message_event(msg))
-        self.changed()
+        self.emit("message", msg)
+        dropped = [a for a in before if a not in msg.attachments]
+        if dropped:
+            self.emit("attachments_dropped", dropped)
         return msg
 
     def delete_message(self, msg: Message) -> None:
@@ -243,12 +169,16 @@ class World:
             if msg.guild_id is not None:
                 data["guild_id"] = str(msg.guild_id)
             self.dispatch("MESSAGE_DELETE", data)
-        self.changed()
+        self.emit("message", msg)
+        if msg.attachments:
+            self.emit("attachments_dropped", list(msg.attachments))
 
     def react(self, msg: Message, emoji: str, user_id: int, *, add: bool) -> bool:
         """Add or remove one user's reaction; False when nothing changed."""
         users = msg.reactions.setdefault(emoji, [])
         if (user_id in users) == add:
+            if not users:
+                del msg.reactions[emoji]
             return False
         if add:
             users.append(user_id)
@@ -272,10 +202,11 @@ class World:
         if add:
             data["message_author_id"] = str(msg.author_id)
         self.dispatch("MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE", data)
+        self.emit("message", msg)
         return True
 
     def _message_event(self, msg: Message) -> JSON:
-        data = payloads.message_event(self, msg)
+        data = payloads.message_event(self._world, msg)
         if self._hides_content(msg):
             data.update(content="", embeds=[], attachments=[], components=[])
         return data
@@ -327,27 +258,6 @@ class World:
             description=entry.get("description"),
             ephemeral=ephemeral,
         )
-
-    # -- interactions ------------------------------------------------------------------------
-
-    def check_deadlines(self) -> None:
-        """Flag every interaction left unacknowledged past the deadline, once."""
-        now = self.clock.now()
-        for rec in self.interactions.values():
-            late = now - rec.created_at > self.ack_deadline
-            if late and not rec.acknowledged and not rec.deadline_flagged:
-                rec.deadline_flagged = True
-                self.violation(
-                    "ack_deadline",
-                    f"{describe(rec)} was not acknowledged within {self.ack_deadline} s "
-                    "(the user sees 'The application did not respond')",
-                )
-
-
-def describe(rec: InteractionRecord) -> str:
-    if rec.command_name is not None:
-        return f"interaction {rec.id} (/{rec.command_name})"
-    return f"interaction {rec.id} (custom_id {rec.custom_id!r})"
 
 
 def number_components(components: list[JSON]) -> list[JSON]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import EmulatorError
-from tests.discord_emulator.models import (
+from playground import payloads
+from playground.errors import EmulatorError
+from playground.models import (
+    INTERACTION_AUTOCOMPLETE,
     INTERACTION_COMMAND,
     INTERACTION_COMPONENT,
     INTERACTION_MODAL_SUBMIT,
@@ -17,8 +18,8 @@ from tests.discord_emulator.models import (
     Message,
     User,
 )
-from tests.discord_emulator.validation import BUTTON, LABEL, SELECTS, TEXT_INPUT
-from tests.discord_emulator.world import World
+from playground.validation import BUTTON, LABEL, SELECTS, TEXT_INPUT
+from playground.world import World
 
 FileSpec = tuple[str, bytes, str]
 SUBCOMMAND, GROUP, STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE = 1, 2, 3, 4, 5, 6, 7, 8
@@ -53,7 +54,7 @@ def new_interaction(
         created_at=world.clock.now(),
         world=world,
     )
-    world.interactions[token] = rec
+    world.add_interaction(rec)
     world.dispatch("INTERACTION_CREATE", payload)
     return rec
 
@@ -71,6 +72,49 @@ def slash(
     subcommand: str | None,
 ) -> InteractionRecord:
     command = _synced_command(world, name, ch)
+    definitions, chain = _walk(name, command, subcommand)
+    resolved: JSON = {}
+    filled = _options(world, name, ch, definitions, options, attachments, resolved)
+    data = _command_data(command, name, chain, filled)
+    if resolved:
+        data["resolved"] = resolved
+    return new_interaction(world, INTERACTION_COMMAND, user, ch, data)
+
+
+def autocomplete(
+    world: World,
+    name: str,
+    user: User,
+    ch: Channel,
+    options: Mapping[str, Any],
+    focused: str,
+    subcommand: str | None,
+) -> InteractionRecord:
+    """What the client sends while `focused` is being typed: the values so far, unchecked, the
+    focused one as the text typed. The bot answers with up to 25 choices (callback type 8)."""
+    command = _synced_command(world, name, ch)
+    definitions, chain = _walk(name, command, subcommand)
+    known = {o["name"]: o for o in definitions}
+    if focused not in known or not known[focused].get("autocomplete"):
+        with_it = sorted(n for n, o in known.items() if o.get("autocomplete"))
+        raise EmulatorError(f"/{name} {focused!r} has no autocomplete; these have: {with_it}")
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise EmulatorError(f"/{name} has no option {unknown}; it has {sorted(known)}")
+    filled: list[JSON] = []
+    for definition in definitions:
+        option, kind = definition["name"], definition["type"]
+        if option == focused:
+            value = str(options.get(option, ""))
+            filled.append({"name": option, "type": kind, "value": value, "focused": True})
+        elif option in options and kind != ATTACHMENT:
+            filled.append({"name": option, "type": kind, "value": options[option]})
+    data = _command_data(command, name, chain, filled)
+    return new_interaction(world, INTERACTION_AUTOCOMPLETE, user, ch, data)
+
+
+def _walk(name: str, command: JSON, subcommand: str | None) -> tuple[list[JSON], list[JSON]]:
+    """The options of `subcommand` ("group sub") and the chain of (group, sub) leading there."""
     definitions: list[JSON] = command.get("options") or []
     chain: list[JSON] = []
     for part in (subcommand or "").split():
@@ -85,16 +129,16 @@ def slash(
     nested = [o["name"] for o in definitions if o["type"] in (SUBCOMMAND, GROUP)]
     if nested:
         raise EmulatorError(f"/{name} {subcommand or ''} needs subcommand= one of {nested}")
-    resolved: JSON = {}
-    filled = _options(world, name, ch, definitions, options, attachments, resolved)
+    return definitions, chain
+
+
+def _command_data(command: JSON, name: str, chain: list[JSON], filled: list[JSON]) -> JSON:
     for definition in reversed(chain):
         filled = [{"type": definition["type"], "name": definition["name"], "options": filled}]
     data: JSON = {"id": command["id"], "name": name, "type": 1, "options": filled}
-    if resolved:
-        data["resolved"] = resolved
     if "guild_id" in command:
         data["guild_id"] = command["guild_id"]
-    return new_interaction(world, INTERACTION_COMMAND, user, ch, data)
+    return data
 
 
 def _synced_command(world: World, name: str, ch: Channel) -> JSON:
@@ -164,14 +208,14 @@ def _convert(world: World, name: str, definition: JSON, value: Any, resolved: JS
         _require(isinstance(value, bool), where, "a bool", value)
     elif kind == USER:
         user = world.users.get(value.id if isinstance(value, User) else int(value))
-        _require(user is not None, where, "a known user", value)
-        assert user is not None
+        if user is None:
+            raise EmulatorError(f"{where}: expected a known user, got {value!r}")
         _resolve_user(world, resolved, user)
         return str(user.id)
     elif kind == CHANNEL:
         ch = world.channels.get(value.id if isinstance(value, Channel) else int(value))
-        _require(ch is not None, where, "a known channel", value)
-        assert ch is not None
+        if ch is None:
+            raise EmulatorError(f"{where}: expected a known channel, got {value!r}")
         data = {**payloads.channel(world, ch), "permissions": payloads.ALL_PERMISSIONS}
         resolved.setdefault("channels", {})[str(ch.id)] = data
         return str(ch.id)

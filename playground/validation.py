@@ -6,8 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from tests.discord_emulator.errors import ApiError, form_error
-from tests.discord_emulator.models import FLAG_COMPONENTS_V2, JSON, Limits, UploadedFile
+from playground.errors import ApiError, form_error
+from playground.models import FLAG_COMPONENTS_V2, JSON, Limits, UploadedFile
 
 ACTION_ROW, BUTTON, TEXT_INPUT, LABEL = 1, 2, 4, 18
 SELECTS = {3, 5, 6, 7, 8}

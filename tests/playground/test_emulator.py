@@ -9,8 +9,8 @@ import sys
 import discord
 import pytest
 
-from tests.discord_emulator import Emulator, EmulatorError, InteractionRecord
-from tests.discord_emulator.harness import BOT_PROCESS, raw, running
+from playground import Emulator, EmulatorError, InteractionRecord
+from tests.playground.harness import BOT_PROCESS, raw, running
 
 
 def content_of(rec: InteractionRecord) -> str | None:
@@ -340,4 +340,27 @@ async def test_world_survives_a_killed_bot_process(emu: Emulator) -> None:
             await bot.wait()
         await emu.wait_disconnected()
     assert [m.content for m in emu.messages()] == answers
+    emu.assert_no_violations()
+
+
+async def test_autocomplete_sends_the_typed_value_and_returns_the_bots_choices(
+    emu: Emulator,
+) -> None:
+    async with running(emu) as bot:
+        rec = await emu.autocomplete("colour", "name", options={"name": "re", "shade": "dark"})
+        choices = await emu.choices_of(rec)
+        assert bot.autocompleted == ["re"]
+        with pytest.raises(EmulatorError, match="has no autocomplete; these have: \\['name'\\]"):
+            await emu.autocomplete("colour", "shade")
+    assert choices == [
+        {"name": "Red", "value": "red"},
+        {"name": "Green", "value": "green"},
+        {"name": "Rebeccapurple", "value": "rebeccapurple"},
+    ]
+    sent = rec.payload["data"]["options"]
+    assert sent == [
+        {"name": "name", "type": 3, "value": "re", "focused": True},
+        {"name": "shade", "type": 3, "value": "dark"},
+    ]
+    assert rec.response_type == 8
     emu.assert_no_violations()

@@ -7,8 +7,8 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.discord_emulator import Emulator, EmulatorError, payloads
-from tests.discord_emulator.harness import raw
+from playground import Emulator, EmulatorError, payloads
+from tests.playground.harness import raw
 
 
 async def test_gateway_wrong_token_closes_4004(emu: Emulator) -> None:

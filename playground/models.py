@@ -6,10 +6,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.discord_emulator.world import World
+    from playground.world import World
 
 JSON = dict[str, Any]
 
@@ -105,20 +106,28 @@ class Channel:
 
 @dataclass(slots=True)
 class Attachment:
+    """An uploaded file. Its bytes are in memory (`blob`) until a store writes them to `path`."""
+
     id: int
     channel_id: int
     filename: str
     content_type: str
-    data: bytes = field(repr=False)
+    size: int
     url: str
     description: str | None = None
     ephemeral: bool = False
     width: int | None = None
     height: int | None = None
+    blob: bytes | None = field(default=None, repr=False)
+    path: Path | None = None
 
     @property
-    def size(self) -> int:
-        return len(self.data)
+    def data(self) -> bytes:
+        if self.blob is not None:
+            return self.blob
+        if self.path is None:
+            raise FileNotFoundError(f"attachment {self.id} has no bytes")
+        return self.path.read_bytes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +161,8 @@ class Message:
     message_reference: JSON | None = None
     reactions: dict[str, list[int]] = field(default_factory=dict)
     revisions: list[JSON] = field(default_factory=list)
+    command: str | None = None
+    """`/name sub` of the command whose response this is: the client shows "used /name"."""
 
     @property
     def ephemeral(self) -> bool:
@@ -266,6 +277,9 @@ class Violation:
     path: str = ""
     status: int = 0
     code: int = 0
+    channel_id: int | None = None
+    """The channel it concerns, when known: the web client shows the notice there."""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)

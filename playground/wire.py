@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, hdrs, web
 
-from tests.discord_emulator.errors import ApiError, form_error
-from tests.discord_emulator.models import JSON, UploadedFile
+from playground.errors import ApiError, form_error
+from playground.models import JSON, UploadedFile
 
 if TYPE_CHECKING:
-    from tests.discord_emulator.gateway import Gateway
-    from tests.discord_emulator.world import World
+    from playground.gateway import Gateway
+    from playground.world import World
 
 WORLD: web.AppKey[World] = web.AppKey("world")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")

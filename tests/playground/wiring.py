@@ -9,7 +9,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from tests.discord_emulator.driver import Emulator
+from playground.driver import Emulator
 
 
 @contextlib.contextmanager

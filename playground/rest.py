@@ -7,11 +7,11 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import ApiError, unknown_message
-from tests.discord_emulator.models import FLAG_EPHEMERAL, JSON, Message, UploadedFile
-from tests.discord_emulator.validation import check_commands, check_message, check_upload
-from tests.discord_emulator.wire import (
+from playground import payloads
+from playground.errors import ApiError, unknown_message
+from playground.models import FLAG_EPHEMERAL, JSON, Message, UploadedFile
+from playground.validation import check_commands, check_message, check_upload
+from playground.wire import (
     json_response,
     no_content,
     read_body,
@@ -19,7 +19,7 @@ from tests.discord_emulator.wire import (
     snowflake_arg,
     world_of,
 )
-from tests.discord_emulator.world import World
+from playground.world import World
 
 API = "/api/v10"
 
@@ -137,7 +137,7 @@ async def put_commands(request: web.Request) -> web.Response:
         if scope is not None:
             entry["guild_id"] = str(scope)
         stored.append(entry)
-    world.commands[scope] = stored
+    world.set_commands(scope, stored)
     return json_response(stored)
 
 
@@ -207,9 +207,8 @@ async def list_messages(request: web.Request) -> web.Response:
     after = int(request.query.get("after", "0"))
     found = [
         m
-        for m in world.messages.values()
-        if m.channel_id == ch.id and not m.deleted and not m.ephemeral
-        if m.id > after and (before is None or m.id < before)
+        for m in world.channel_messages(ch.id, before=before)
+        if not m.deleted and not m.ephemeral and m.id > after
     ]
     newest_first = sorted(found, key=lambda m: m.id, reverse=True)[:limit]
     return json_response([payloads.message(world, m) for m in newest_first])

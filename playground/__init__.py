@@ -1,20 +1,38 @@
-"""A local Discord API v10 emulator that the unmodified discord.py talks to over HTTP + WebSocket.
+"""The playground: a local Discord (API v10 REST, gateway, files) with a web page to use it.
 
-One aiohttp server on 127.0.0.1 (ephemeral port) serves REST under `/api/v10`, the gateway at
-`/gateway` (and `/`), uploaded attachments at `/attachments/{channel}/{id}/{filename}` and files a
-test hosts at `/files/{path}`. All state lives in the emulator, in the test's event loop, so it
-survives bot restarts and bot process kills. Protocol facts: shared/reference/discord-protocol.md.
+The unmodified discord.py talks to it over HTTP + WebSocket, so `mjbot serve` without a
+Discord token runs the same bot, the same code paths, against it. One aiohttp server serves
+REST under `/api/v10`, the gateway at `/gateway` (and WebSocket upgrades at `/`), uploaded
+attachments at `/attachments/{channel}/{id}/{filename}`, files a test hosts at `/files/{path}`,
+and the web client: the page at `/` (plain HTML/CSS/JS in `static/`), its data under `/client/`
+and its live feed at `/client/live`. It imports none of `parser`, `engine`, `db`, `bot`, nor
+`discord`. Protocol facts: shared/reference/discord-protocol.md.
+
+Product:
+    `await start_playground(data_dir, host, port) -> Playground` opens (or creates) the world in
+    `data_dir` (SQLite `playground.db` + `files/`: guild, #general and #art, alice and bob,
+    messages, attachments, reactions, synced commands, recent interactions), serves it, and warns
+    loudly on a non-loopback host. `Playground`: `url` (the page), `bot_env()` (DISCORD_TOKEN,
+    DISCORD_API_BASE_URL, DISCORD_GATEWAY_URL, DISCORD_GUILD_IDS), `token`, `api_base`,
+    `gateway_url`, `guild_id`, `connected`, `flush()`, `stop()`. `python -m playground` runs one
+    on its own.
+
+Tests: `Emulator` (a `Playground` with the driver API below) lives in memory unless given a
+`data_dir`; everything it holds survives bot restarts and bot process kills.
 
 Wiring a bot:
-    in process    `with point_discord_at(emu): await bot.start(emu.token)` sets `Route.BASE` and
+    in process    `with point_discord_at(emu): await bot.start(emu.token)` (tests/playground/
+                  wiring.py; it imports discord, so it is not in this package) sets `Route.BASE` and
                   `DiscordWebSocket.DEFAULT_GATEWAY` (pass `guild_ready_timeout=0.05` to the bot).
     sub-process   `env={**os.environ, **emu.bot_env()}`: DISCORD_TOKEN, DISCORD_API_BASE_URL,
                   DISCORD_GATEWAY_URL, DISCORD_GUILD_IDS; then `await emu.wait_connected()`.
-    examples      `harness.py` (a sample bot, `running(emu)`, `raw(...)`), `conftest.py` (`emu`).
+    examples      tests/playground/: `harness.py` (a sample bot, `running(emu)`, `raw(...)`),
+                  `conftest.py` (`emu`).
 
 Driver API (`Emulator`; coroutines run in the test's loop; `user` defaults to `emu.alice`):
     lifecycle   `async with Emulator(*, token, bot_name, guild_name, channel_name, premium_tier=0,
-                ack_deadline=3.0, token_lifetime=900.0, privileged_intents=...) as emu`, or
+                ack_deadline=3.0, token_lifetime=900.0, privileged_intents=..., port=0,
+                data_dir=None) as emu`, or
                 `await emu.start()` / `await emu.stop()`; `port`, `http_base`, `api_base`,
                 `gateway_url`, `token`, `application_id`, `bot_user`, `guild_id`, `channel_id`,
                 `alice`, `bob`, `bot_env()`.
@@ -25,6 +43,8 @@ Driver API (`Emulator`; coroutines run in the test's loop; `user` defaults to `e
                 guild_id=None)`, `channel(id=None)`, `commands(guild_id=None)` (None: global).
     users act   `await slash(name, user, *, channel_id=None, options={name: value},
                 attachments={name: (filename, bytes, content_type)}, subcommand="group sub")`,
+                `await autocomplete(name, focused, user, *, options=..., subcommand=...)` then
+                `await choices_of(record)` (the bot's choices, callback type 8),
                 `await click(message_id, custom_id, user)`, `await select(message_id, custom_id,
                 values, user)`, `await submit_modal(opened_by, {custom_id: value}, user=opener)`
                 all return an `InteractionRecord` and raise `EmulatorError` where the Discord
@@ -70,14 +90,16 @@ Rules (error JSON `{"code", "message"}` plus a recorded `Violation(kind, ...)`):
     `unauthorized`        401 for a wrong or missing bot token
     `bad_token`, `privileged_intents`, `gateway_*`   gateway closes 4004 / 4014 / 400x
     `emulator_error`      a bug here: 500 JSON (discord.py retries 500s with 1-9 s sleeps)
+Every violation is also pushed to open pages, which show it as a notice in its channel.
 Discord behaviours kept: the first follow-up after a thinking defer replaces the loading message;
 ephemeral messages are stored but never dispatched nor visible to REST; without the
 message-content intent, guild messages of others arrive blank; `enforce_nonce` de-duplicates.
 """
 
-from tests.discord_emulator.driver import Emulator
-from tests.discord_emulator.errors import ApiError, EmulatorError, EmulatorTimeoutError
-from tests.discord_emulator.models import (
+from playground.driver import Emulator
+from playground.errors import ApiError, EmulatorError, EmulatorTimeoutError
+from playground.host import Playground, start_playground
+from playground.models import (
     Attachment,
     Callback,
     Channel,
@@ -91,7 +113,6 @@ from tests.discord_emulator.models import (
     User,
     Violation,
 )
-from tests.discord_emulator.wiring import point_discord_at
 
 __all__ = [
     "ApiError",
@@ -106,9 +127,10 @@ __all__ = [
     "InteractionRecord",
     "Limits",
     "Message",
+    "Playground",
     "RequestRecord",
     "UploadedFile",
     "User",
     "Violation",
-    "point_discord_at",
+    "start_playground",
 ]

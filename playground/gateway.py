@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import EmulatorError
-from tests.discord_emulator.models import JSON, Frame
-from tests.discord_emulator.world import World
+from playground import payloads
+from playground.errors import EmulatorError
+from playground.models import JSON, Frame
+from playground.world import World
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class Gateway:
 
     def _record(self, direction: str, frame: JSON, conn: Connection) -> None:
         session_id = conn.session.id if conn.session else None
-        self.world.frames.append(
+        self.world.record_frame(
             Frame(
                 direction=direction,
                 op=frame.get("op", -1),
@@ -125,7 +125,6 @@ class Gateway:
                 session_id=session_id,
             )
         )
-        self.world.changed()
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -169,7 +168,7 @@ class Gateway:
         self.connections.discard(conn)
         if conn.session is not None and conn.session.connection is conn:
             conn.session.connection = None
-        self.world.changed()
+        self.world.emit("presence", self.connected)
 
     def _violation(self, conn: Connection, kind: str, message: str, code: int = 0) -> None:
         self.world.violation(kind, f"gateway: {message}", path="/gateway", code=code)
@@ -229,6 +228,7 @@ class Gateway:
         for guild in self.world.guilds.values():
             self.dispatch("GUILD_CREATE", payloads.guild(self.world, guild))
         conn.ready = True
+        self.world.emit("presence", True)
 
     def _resume(self, conn: Connection, d: JSON) -> None:
         if d.get("token") != self.world.token:
@@ -246,6 +246,7 @@ class Gateway:
                 conn.outbox.put_nowait(text)
         self.dispatch("RESUMED", {})
         conn.ready = True
+        self.world.emit("presence", True)
 
     def _attach(self, conn: Connection, session: Session) -> None:
         old = session.connection

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.discord_emulator import payloads
-from tests.discord_emulator.errors import ApiError, form_error, unknown_interaction, unknown_message
-from tests.discord_emulator.models import (
+from playground import payloads
+from playground.errors import ApiError, form_error, unknown_interaction, unknown_message
+from playground.models import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
     INTERACTION_AUTOCOMPLETE,
@@ -20,10 +20,10 @@ from tests.discord_emulator.models import (
     Message,
     UploadedFile,
 )
-from tests.discord_emulator.rest import API, check_not_emptied
-from tests.discord_emulator.validation import check_message, check_modal, check_upload
-from tests.discord_emulator.wire import json_response, no_content, read_object, world_of
-from tests.discord_emulator.world import World, describe
+from playground.rest import API, check_not_emptied
+from playground.validation import check_message, check_modal, check_upload
+from playground.wire import json_response, no_content, read_object, world_of
+from playground.world import World, describe
 
 PONG, MESSAGE, DEFER_MESSAGE, DEFER_UPDATE, UPDATE, CHOICES, MODAL = 1, 4, 5, 6, 7, 8, 9
 ALLOWED = {
@@ -82,7 +82,7 @@ async def post_callback(request: web.Request) -> web.Response:
     # 3. apply it to the world
     message = _apply(world, rec, kind, data, files)
     rec.callbacks.append(Callback(type=kind, body=body, files=files, at=world.clock.now()))
-    world.changed()
+    world.interaction_changed(rec)
     return json_response(_callback_response(world, rec, kind, message))
 
 
@@ -101,6 +101,7 @@ def _apply(
             flags=flags,
             webhook_id=world.application_id,
             interaction_metadata=_metadata(world, rec),
+            command=command_label(rec),
         )
         rec.original_message_id = msg.id
         return msg
@@ -116,6 +117,19 @@ def _apply(
     elif kind == CHOICES:
         rec.choices = list(data.get("choices") or [])
     return None
+
+
+def command_label(rec: InteractionRecord) -> str | None:
+    """`imagine` or `prefer option set`: what the client shows as "alice used /…"."""
+    if rec.type != INTERACTION_COMMAND:
+        return None
+    data = rec.payload.get("data") or {}
+    parts = [str(data.get("name"))]
+    options = data.get("options") or []
+    while options and options[0].get("type") in (1, 2):
+        parts.append(str(options[0]["name"]))
+        options = options[0].get("options") or []
+    return " ".join(parts)
 
 
 def _metadata(world: World, rec: InteractionRecord) -> JSON:
@@ -216,8 +230,10 @@ async def post_followup(request: web.Request) -> web.Response:
             flags=ephemeral,
             webhook_id=world.application_id,
             interaction_metadata=_metadata(world, rec),
+            command=command_label(rec),
         )
     rec.followup_ids.append(msg.id)
+    world.interaction_changed(rec)
     if request.query.get("wait") in ("1", "true", "True"):
         return json_response(payloads.message(world, msg))
     return no_content()

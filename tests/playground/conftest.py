@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.discord_emulator import Emulator, point_discord_at
+from playground import Emulator
+from tests.playground.wiring import point_discord_at
 
 
 @pytest.fixture

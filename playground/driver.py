@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from aiohttp import web
-
-from tests.discord_emulator import actions, payloads
-from tests.discord_emulator.actions import FileSpec
-from tests.discord_emulator.control import ControlMixin
-from tests.discord_emulator.errors import EmulatorError, EmulatorTimeoutError
-from tests.discord_emulator.gateway import PRIVILEGED_INTENTS, Gateway
-from tests.discord_emulator.models import (
+from playground import actions, payloads
+from playground.actions import FileSpec
+from playground.control import ControlMixin
+from playground.errors import EmulatorError, EmulatorTimeoutError
+from playground.gateway import PRIVILEGED_INTENTS
+from playground.host import Playground
+from playground.models import (
     JSON,
     Attachment,
     Channel,
@@ -29,16 +28,18 @@ from tests.discord_emulator.models import (
     User,
     Violation,
 )
-from tests.discord_emulator.server import build_app
-from tests.discord_emulator.world import World, describe
+from playground.world import describe
 
 T = TypeVar("T")
 POLL_INTERVAL = 0.01
 DEFAULT_TOKEN = "emulator-bot-token"  # noqa: S105 - a fake token for a fake Discord
 
 
-class Emulator(ControlMixin):
-    """A local Discord (REST + gateway + CDN) for one bot; see the package docstring."""
+class Emulator(Playground, ControlMixin):
+    """A local Discord (REST + gateway + CDN) for one bot; see the package docstring.
+
+    In memory unless `data_dir` is given (then the world persists there, as the product's).
+    """
 
     def __init__(
         self,
@@ -52,45 +53,35 @@ class Emulator(ControlMixin):
         token_lifetime: float = 15 * 60.0,
         privileged_intents: int = PRIVILEGED_INTENTS,
         host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: Path | None = None,
     ) -> None:
-        self.world = World(
-            token=token, bot_name=bot_name, ack_deadline=ack_deadline, token_lifetime=token_lifetime
+        super().__init__(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            token=token,
+            bot_name=bot_name,
+            guild_name=guild_name,
+            channel_names=(channel_name,),
+            user_names=("alice", "bob"),
+            premium_tier=premium_tier,
+            ack_deadline=ack_deadline,
+            token_lifetime=token_lifetime,
+            privileged_intents=privileged_intents,
         )
-        self.gateway = Gateway(self.world, privileged_intents=privileged_intents)
-        guild = self.world.add_guild(guild_name, premium_tier=premium_tier)
-        self.guild_id = guild.id
-        self.channel_id = self.world.add_channel(guild.id, channel_name).id
-        self.alice = self.add_user("alice")
-        self.bob = self.add_user("bob")
-        self.host = host
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-        self._app: web.Application | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self.alice = self._person("alice")
+        self.bob = self._person("bob")
 
-    # -- lifecycle ----------------------------------------------------------------------------
+    def _person(self, name: str) -> User:
+        found = self.world.user_named(name)
+        if found is None:
+            raise EmulatorError(f"the world has no user {name!r}")
+        return found
 
     async def start(self) -> Emulator:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((self.host, 0))
-        self.port = sock.getsockname()[1]
-        self.world.http_base = f"http://{self.host}:{self.port}"
-        self.world.gateway_url = f"ws://{self.host}:{self.port}/gateway"
-        self._app = build_app(self.world, self.gateway)
-        self._runner = web.AppRunner(
-            self._app, handle_signals=False, access_log=None, shutdown_timeout=2.0
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        await super().start()
         return self
-
-    async def stop(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        await self.gateway.shutdown()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def __aenter__(self) -> Emulator:
         return await self.start()
@@ -103,41 +94,12 @@ class Emulator(ControlMixin):
     ) -> None:
         await self.stop()
 
-    @property
-    def token(self) -> str:
-        return self.world.token
-
-    @property
-    def application_id(self) -> int:
-        return self.world.application_id
-
-    @property
-    def bot_user(self) -> User:
-        return self.world.bot_user
-
-    @property
-    def api_base(self) -> str:
-        return f"{self.world.http_base}/api/v10"
-
-    @property
-    def gateway_url(self) -> str:
-        return self.world.gateway_url
-
-    def bot_env(self) -> dict[str, str]:
-        """Environment for a bot process (`mjbot serve`) pointed at this emulator."""
-        return {
-            "DISCORD_TOKEN": self.token,
-            "DISCORD_API_BASE_URL": self.api_base,
-            "DISCORD_GATEWAY_URL": self.gateway_url,
-            "DISCORD_GUILD_IDS": str(self.guild_id),
-        }
-
     # -- the world ----------------------------------------------------------------------------
 
     def add_user(self, name: str, *, guild_id: int | None = None) -> User:
         user = self.world.add_user(name)
         guild = self.guild(guild_id)
-        guild.member_ids.append(user.id)
+        self.world.add_member(guild, user)
         if self.connected:
             member = payloads.member(guild, user)
             self.world.dispatch("GUILD_MEMBER_ADD", {**member, "guild_id": str(guild.id)})
@@ -157,12 +119,6 @@ class Emulator(ControlMixin):
         if self.connected:
             self.world.dispatch("CHANNEL_CREATE", payloads.channel(self.world, ch))
         return ch
-
-    def guild(self, guild_id: int | None = None) -> Guild:
-        return self.world.guilds[guild_id or self.guild_id]
-
-    def channel(self, channel_id: int | None = None) -> Channel:
-        return self.world.channel(channel_id or self.channel_id)
 
     def set_upload_limit(self, limit_bytes: int | None, *, guild_id: int | None = None) -> None:
         """Lower (or, with None, restore) a guild's upload limit; interactions report it too."""
@@ -194,27 +150,58 @@ class Emulator(ControlMixin):
             attachments or {},
             subcommand,
         )
-        return self._armed(rec)
+        return rec
+
+    async def autocomplete(
+        self,
+        name: str,
+        focused: str,
+        user: User | None = None,
+        *,
+        channel_id: int | None = None,
+        options: Mapping[str, Any] | None = None,
+        subcommand: str | None = None,
+    ) -> InteractionRecord:
+        """Type into `focused` (its value in `options`, default empty): an autocomplete
+        interaction whose choices `choices_of` returns."""
+        self._require_connected()
+        return actions.autocomplete(
+            self.world,
+            name,
+            user or self.alice,
+            self.channel(channel_id),
+            options or {},
+            focused,
+            subcommand,
+        )
+
+    async def choices_of(self, rec: InteractionRecord, timeout: float = 5.0) -> list[JSON]:  # noqa: ASYNC109
+        """The choices the bot offered for an autocomplete interaction."""
+        found = await self.wait_for(
+            lambda: (rec.choices,) if rec.choices is not None else None,
+            timeout,
+            what=f"choices for {describe(rec)}",
+        )
+        return found[0]
 
     async def click(
         self, message_id: int, custom_id: str, user: User | None = None
     ) -> InteractionRecord:
         self._require_connected()
-        return self._armed(actions.click(self.world, message_id, custom_id, user or self.alice))
+        return actions.click(self.world, message_id, custom_id, user or self.alice)
 
     async def select(
         self, message_id: int, custom_id: str, values: Sequence[Any], user: User | None = None
     ) -> InteractionRecord:
         self._require_connected()
-        rec = actions.select(self.world, message_id, custom_id, list(values), user or self.alice)
-        return self._armed(rec)
+        return actions.select(self.world, message_id, custom_id, list(values), user or self.alice)
 
     async def submit_modal(
         self, opened_by: InteractionRecord, values: Mapping[str, Any], user: User | None = None
     ) -> InteractionRecord:
         self._require_connected()
         submitter = user or self.world.users[opened_by.user_id]
-        return self._armed(actions.submit_modal(self.world, opened_by, values, submitter))
+        return actions.submit_modal(self.world, opened_by, values, submitter)
 
     async def say(
         self,
@@ -246,14 +233,6 @@ class Emulator(ControlMixin):
     def _require_connected(self) -> None:
         if not self.connected:
             raise EmulatorError("no bot is connected: await emu.wait_connected() first")
-
-    def _armed(self, rec: InteractionRecord) -> InteractionRecord:
-        """Check the 3 s acknowledgement deadline in real time too, not only on `advance()`."""
-        loop = asyncio.get_running_loop()
-        delay = self.world.ack_deadline + 0.01
-        self._timers = [t for t in self._timers if not t.cancelled() and t.when() > loop.time()]
-        self._timers.append(loop.call_later(delay, self.world.check_deadlines))
-        return rec
 
     # -- waiting ------------------------------------------------------------------------------
 
@@ -309,10 +288,6 @@ class Emulator(ControlMixin):
     # -- inspection ---------------------------------------------------------------------------
 
     @property
-    def connected(self) -> bool:
-        return self.gateway.connected
-
-    @property
     def violations(self) -> list[Violation]:
         return self.world.violations
 
@@ -349,11 +324,7 @@ class Emulator(ControlMixin):
     ) -> list[Message]:
         """Messages of a channel (default: `channel_id`) in order, ephemeral ones included."""
         ch = self.channel(channel_id)
-        return [
-            m
-            for m in self.world.messages.values()
-            if m.channel_id == ch.id and (include_deleted or not m.deleted)
-        ]
+        return [m for m in self.world.channel_messages(ch.id) if include_deleted or not m.deleted]
 
     def message(self, message_id: int) -> Message:
         try:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tests.discord_emulator.models import (
+from playground.models import (
     CHANNEL_DM,
     JSON,
     Attachment,
@@ -17,7 +17,7 @@ from tests.discord_emulator.models import (
 )
 
 if TYPE_CHECKING:
-    from tests.discord_emulator.world import World
+    from playground.world import World
 
 ALL_PERMISSIONS = "2251799813685247"
 _USER_MENTION = re.compile(r"<@!?(\d+)>")

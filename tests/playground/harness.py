@@ -7,15 +7,26 @@ import contextlib
 import io
 import json
 import re
+import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from tests.discord_emulator.driver import Emulator
+from playground.driver import Emulator
+
+COLOURS = ("red", "green", "blue", "rebeccapurple")
+
+
+def png(width: int, height: int, colour: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 class CounterButton(
@@ -86,6 +97,7 @@ class SampleBot(commands.Bot):
         self.errors: list[Exception] = []
         self.reactions: list[tuple[str, int, int]] = []
         self.seen: list[str] = []
+        self.autocompleted: list[str] = []
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
@@ -182,6 +194,48 @@ def build_commands(
     async def ping(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("pong")
 
+    @app_commands.command(description="Name a colour")
+    @app_commands.describe(name="A colour (the bot suggests some)", shade="How light")
+    async def colour(
+        interaction: discord.Interaction, name: str, shade: Literal["light", "dark"] = "light"
+    ) -> None:
+        await interaction.response.send_message(f"colour {name} ({shade})")
+
+    @colour.autocomplete("name")
+    async def colour_names(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        bot.autocompleted.append(current)
+        return [
+            app_commands.Choice(name=c.title(), value=c) for c in COLOURS if current.lower() in c
+        ]
+
+    @app_commands.command(description="A message with everything Discord draws")
+    async def rich(interaction: discord.Interaction) -> None:
+        embed = discord.Embed(
+            title="A rich embed",
+            description=f"**bold** and {interaction.user.mention}",
+            colour=0x57F287,
+        )
+        embed.add_field(name="Seed", value="42")
+        embed.add_field(name="Size", value="64×48")
+        embed.add_field(name="Prompt", value="a red fox", inline=False)
+        embed.set_footer(text="the footer")
+        embed.set_image(url="attachment://picture.png")
+        view = discord.ui.View(timeout=None)
+        view.add_item(discord.ui.Button(label="Open", url="https://example.com/editor"))
+        view.add_item(discord.ui.Button(label="Off", disabled=True, custom_id="rich:off"))
+        view.add_item(
+            discord.ui.Button(emoji="🔄", style=discord.ButtonStyle.primary, custom_id="rich:re")
+        )
+        when = int(time.time()) - 120
+        await interaction.response.send_message(
+            f"**Hello** {interaction.user.mention}, made <t:{when}:R>",
+            embed=embed,
+            file=discord.File(io.BytesIO(png(64, 48)), "picture.png"),
+            view=view,
+        )
+
     config = app_commands.Group(name="config", description="Settings")
     advanced = app_commands.Group(name="advanced", description="More", parent=config)
 
@@ -209,6 +263,8 @@ def build_commands(
         react,
         dm,
         ping,
+        colour,
+        rich,
         config,
     ]
 
