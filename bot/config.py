@@ -23,7 +23,8 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    discord_token: SecretStr
+    discord_token: SecretStr | None = None
+    """``None``: no Discord; ``mjbot serve`` runs against the local playground."""
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"
     discord_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -51,11 +52,18 @@ class Settings(BaseSettings):
     mj_public_url: str | None = None
     mj_secret: SecretStr | None = None
     mj_edit_link_minutes: int = Field(15, ge=1, le=24 * 60)
+    mj_playground_host: str = "127.0.0.1"
+    mj_playground_port: int = Field(8081, ge=0, le=65535)
+
+    @field_validator("discord_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value  # `DISCORD_TOKEN=` as in .env.example
 
     @field_validator("discord_token")
     @classmethod
-    def _token_given(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+    def _token_given(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
             raise ValueError("is empty; paste the bot token from the Discord developer portal")
         return value
 

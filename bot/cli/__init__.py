@@ -88,9 +88,15 @@ def _build_parser() -> argparse.ArgumentParser:
 
     serve_cmd = commands.add_parser(
         "serve",
-        help="run the Discord bot",
-        description="Run the Discord bot. Settings come from the environment or .env "
-        "(see .env.example); DISCORD_TOKEN is required.",
+        help="run the bot (on Discord, or on the local playground)",
+        description="Run the bot. Settings come from the environment or .env (see "
+        ".env.example). With DISCORD_TOKEN it connects to Discord; without it (or with "
+        "--local) it starts the local playground, a Discord-like page in the browser.",
+    )
+    serve_cmd.add_argument(
+        "--local",
+        action="store_true",
+        help="use the local playground even when DISCORD_TOKEN is set",
     )
     serve_cmd.set_defaults(command="serve", run=_run_serve)
     return parser
@@ -105,7 +111,7 @@ def _run_parse(args: argparse.Namespace) -> int:
 def _run_serve(args: argparse.Namespace) -> int:
     from bot.cli.serve import run_serve
 
-    return run_serve()
+    return run_serve(local=args.local)
 
 
 def _run_imagine(args: argparse.Namespace) -> int:

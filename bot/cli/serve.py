@@ -6,6 +6,12 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 __all__ = ["run_serve"]
 
@@ -20,7 +26,9 @@ id in your local cache to make real images (see README, "Models").
 *****************************************************************************"""
 
 
-def run_serve() -> int:
+def run_serve(*, local: bool = False) -> int:
+    """Run the bot until SIGINT/SIGTERM: on Discord with ``DISCORD_TOKEN``, otherwise (or with
+    ``local``) on the local playground, which is started here."""
     from bot.config import SettingsError, load_settings
 
     try:
@@ -35,8 +43,7 @@ def run_serve() -> int:
     if settings.mj_model.startswith("builtin:"):
         log.warning("\n" + BUILTIN_WARNING.format(model=settings.mj_model))
     _quiet_libraries()
-    point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
-    return asyncio.run(_serve(settings))
+    return asyncio.run(_serve(settings, local=local or settings.discord_token is None))
 
 
 def point_discord_at(api_base_url: str, gateway_url: str) -> None:
@@ -55,18 +62,60 @@ def _quiet_libraries() -> None:
     quiet_third_party()
 
 
-async def _serve(settings: object) -> int:
+async def _serve(settings: Settings, *, local: bool) -> int:
+    if not local:
+        point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+        return await _run_bot(settings)
+    # The embedded default, as SQLite is the default database: a Discord-compatible server in
+    # this process, its world kept in the data folder; the bot talks to it over HTTP and
+    # WebSocket exactly as to Discord.
+    from playground import start_playground
+
+    try:
+        playground = await start_playground(
+            settings.mj_data_dir / "playground",
+            settings.mj_playground_host,
+            settings.mj_playground_port,
+        )
+    except OSError as error:
+        print(
+            f"error: the playground {error.strerror or error}; set MJ_PLAYGROUND_PORT",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        settings = settings.model_copy(
+            update={
+                "discord_token": SecretStr(playground.token),
+                "discord_api_base_url": playground.api_base,
+                "discord_gateway_url": playground.gateway_url,
+                "discord_guild_ids": [playground.guild_id],
+            }
+        )
+        point_discord_at(playground.api_base, playground.gateway_url)
+        print(
+            f"Open {playground.url} to use mjbot (local playground; set DISCORD_TOKEN to use "
+            "Discord)",
+            flush=True,
+        )
+        return await _run_bot(settings)
+    finally:
+        await playground.stop()
+
+
+async def _run_bot(settings: Settings) -> int:
     import discord
 
     from bot.app import MjBot
 
-    bot = MjBot(settings)  # type: ignore[arg-type]
+    assert settings.discord_token is not None  # noqa: S101 - set above or by the user
+    bot = MjBot(settings)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     async with bot:
-        runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))  # type: ignore[attr-defined]
+        runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
         stopper = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:

@@ -1,8 +1,9 @@
-"""The issue's flow in a real browser: `python -m playground` and `mjbot serve` as processes,
-a person clicking through the page. /imagine via the command list, "Waiting to start" →
-progress → the grid, U2, Upscale (Subtle), Vary (Region) in the editor, Custom Zoom's form,
-/describe with an upload, /settings, ✉️, then a restart of both processes: the history is
-there, old buttons work, and ❌ is refused to bob and works for alice."""
+"""The issue's flow in a real browser: `mjbot serve` with no Discord token (the bot and its
+local playground in one process), a person clicking through the page. /imagine via the
+command list, "Waiting to start" → progress → the grid, U2, Upscale (Subtle), Vary (Region)
+in the editor, Custom Zoom's form, /describe with an upload, /settings, ✉️, then a restart
+of the process: the history is there, old buttons work, and ❌ is refused to bob and works
+for alice."""
 
 from __future__ import annotations
 
@@ -92,77 +93,61 @@ def free_port() -> int:
 
 
 class World:
-    """The two processes of `mjbot serve` without a token: the playground and the bot."""
+    """`mjbot serve` without a Discord token: one process, the bot and its playground."""
 
     def __init__(self, folder: Path, models: Path) -> None:
         self.folder = folder
         self.port = free_port()
-        self.env_file = folder / "bot.env"
         self.data = folder / "data"
         self.data.mkdir(parents=True, exist_ok=True)
         if not (self.data / "models").exists():
             (self.data / "models").symlink_to(models, target_is_directory=True)
-        self.playground = Process("the playground", folder / "playground.log")
-        self.bot = Process("the bot", folder / "bot.log")
+        self.bot = Process("mjbot serve", folder / "bot.log")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
     async def start(self, **bot_env: str) -> None:
-        self.env_file.unlink(missing_ok=True)
-        await self.playground.start(
-            sys.executable,
-            "-m",
-            "playground",
-            "--data",
-            str(self.data / "playground"),
-            "--port",
-            str(self.port),
-            "--env-file",
-            str(self.env_file),
-            env=dict(os.environ),
-        )
-        while not self.env_file.exists():
-            self.playground.alive()
-            await asyncio.sleep(0.05)
-        settings = dict(line.split("=", 1) for line in self.env_file.read_text().splitlines())
         env = {
-            **os.environ,
-            **settings,
-            "MJ_DATA_DIR": str(self.data),
-            "MJ_PROGRESS_INTERVAL": "0",
-            "MJ_WEB_PORT": "0",
-            "HF_HUB_OFFLINE": "1",
-            **bot_env,
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DISCORD_", "MJ_"))  # nothing but what the README asks
         }
-        env.pop("MJ_MODEL", None)  # builtin:tiny
+        env.update(
+            MJ_DATA_DIR=str(self.data),
+            MJ_PLAYGROUND_PORT=str(self.port),
+            MJ_PROGRESS_INTERVAL="0",
+            MJ_WEB_PORT="0",
+            HF_HUB_OFFLINE="1",
+            **bot_env,
+        )
         await self.bot.start(str(MJBOT), "serve", env=env)
         await self.ready()
 
     async def ready(self) -> None:
-        """The bot is connected and its commands are synced (as the page will see them)."""
+        """It printed where to open it, the bot is connected, its commands are synced."""
+        announced = f"Open {self.url} to use mjbot (local playground; set DISCORD_TOKEN to use"
         async with aiohttp.ClientSession() as http:
             for _ in range(1200):
-                self.playground.alive()
                 self.bot.alive()
-                async with http.get(f"{self.url}client/state") as response:
-                    state = await response.json()
-                if state["connected"] and state["guilds"][0]["commands"]:
-                    return
+                if announced in self.bot.log.read_text(errors="replace"):
+                    async with http.get(f"{self.url}client/state") as response:
+                        state = await response.json()
+                    if state["connected"] and state["guilds"][0]["commands"]:
+                        return
                 await asyncio.sleep(0.1)
         raise AssertionError("the bot did not connect within 120 s")
 
     async def stop(self) -> None:
         assert await self.bot.stop() == 0, self.bot.log.read_text(errors="replace")[-3000:]
-        assert await self.playground.stop() == 0
 
 
 @pytest.fixture
 def world(tmp_path: Path, shared_models: Path) -> Iterator[World]:
     both = World(tmp_path, shared_models)
     yield both
-    for child in (both.playground, both.bot):  # shown when the test failed
+    for child in (both.bot,):  # shown when the test failed
         if child.log.exists():
             print(f"--- {child.name} ---\n{child.log.read_text(errors='replace')[-4000:]}")
 

@@ -6,9 +6,12 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from playground import Emulator
@@ -24,29 +27,106 @@ def _setup_command() -> tuple[dict[str, str], list[str]]:
     return variables, [word for word in line if not re.match(r"^[A-Z_]+=", word)]
 
 
-async def test_readme_main_job_runs_the_bot_and_stops_cleanly(
-    emu: Emulator, tmp_path: Path, shared_models: Path
+async def test_readme_main_job_opens_the_local_playground_and_stops_cleanly(
+    tmp_path: Path, shared_models: Path
 ) -> None:
+    """The README's main command, with nothing else set: it prints where to open the
+    playground, whose page talks to the bot; /imagine there makes a grid."""
     variables, command = _setup_command()
-    assert command == ["./scripts/mjbot", "serve"]
-    assert set(variables) == {"DISCORD_TOKEN", "DISCORD_GUILD_IDS"}
-    bot = BotProcess(emu, tmp_path / "data", shared_models)  # real values for the placeholders
-    await bot.start(*command)
-    try:
-        await connected(emu, bot)
-        names = [c["name"] for c in emu.commands(emu.guild_id)]
-        assert sorted(names) == sorted(
-            {"imagine", "blend", "describe", "settings", "prefer", "fast", "relax", "turbo"}
-            | {"info", "show"}
+    assert (command, variables) == (["./scripts/mjbot", "serve"], {})
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "models").symlink_to(shared_models, target_is_directory=True)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MJ_"))}
+    # Only where its files and its port are (tests run side by side), and a short render.
+    env.update(MJ_DATA_DIR=str(data), MJ_PLAYGROUND_PORT=str(port), MJ_STEPS="4")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=ROOT, env=env, stdout=out, stderr=out
         )
-        await imagine(emu, "a red fox in the snow --seed 7")
-        await wait_result(emu, r"a red fox in the snow --seed 7\*\* - <@\d+> \(fast\)$")
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        await _wait_output(process, log, f"Open {url} to use mjbot (local playground; set ")
+        async with aiohttp.ClientSession() as http:
+            state = await _ready_state(process, log, http, url)
+            [guild] = state["guilds"]
+            names = sorted(c["name"] for c in guild["commands"])
+            assert names == sorted(
+                {"imagine", "blend", "describe", "settings", "prefer", "fast", "relax", "turbo"}
+                | {"info", "show"}
+            )
+            channel = guild["channels"][0]["id"]
+            alice = state["users"][0]["id"]
+            body = {
+                "name": "imagine",
+                "user_id": alice,
+                "channel_id": channel,
+                "options": {"prompt": "a red fox in the snow --seed 7"},
+            }
+            async with http.post(f"{url}client/commands", json=body) as response:
+                assert response.status == 200, await response.text()
+            grid = await _wait_message(
+                http, url, channel, r"a red fox in the snow --seed 7\*\* - <@\d+> \(fast\)$"
+            )
+            assert len(grid["attachments"]) == 1
     finally:
-        code = await bot.stop(signal.SIGTERM)
-    assert code == 0, bot.output()[-3000:]
-    assert "Every image it makes" in bot.output()  # the loud start-up warning about
-    assert "is noise" in bot.output()  # builtin:tiny
-    await emu.wait_disconnected()
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 60)
+    output = _text(log)
+    assert code == 0, output[-3000:]
+    assert "Traceback" not in output
+    assert (data / "playground").is_dir()  # its world is kept in the data folder
+
+
+def _text(log: Path) -> str:
+    return log.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_output(process: asyncio.subprocess.Process, log: Path, text: str) -> None:
+    for _ in range(1200):
+        if text in _text(log):
+            return
+        if process.returncode is not None:
+            break
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {text!r} in the output:\n{_text(log)[-3000:]}")
+
+
+async def _ready_state(
+    process: asyncio.subprocess.Process, log: Path, http: aiohttp.ClientSession, url: str
+) -> dict[str, Any]:
+    for _ in range(1200):
+        async with http.get(f"{url}client/state") as response:
+            state: dict[str, Any] = await response.json()
+        if state["connected"] and state["guilds"][0]["commands"]:
+            return state
+        assert process.returncode is None, _text(log)[-3000:]
+        await asyncio.sleep(0.1)
+    raise AssertionError("the bot did not connect to its playground")
+
+
+async def _wait_message(
+    http: aiohttp.ClientSession, url: str, channel: str, pattern: str
+) -> dict[str, Any]:
+    for _ in range(1200):
+        async with http.get(f"{url}client/channels/{channel}/messages") as response:
+            messages = (await response.json())["messages"]
+        found = [
+            m for m in messages if re.search(pattern, m.get("content", "")) and m["attachments"]
+        ]
+        if found:
+            return dict(found[0])
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no message /{pattern}/")
 
 
 async def test_missing_settings_are_listed_and_exit_non_zero(tmp_path: Path) -> None:
@@ -63,7 +143,7 @@ async def test_missing_settings_are_listed_and_exit_non_zero(tmp_path: Path) -> 
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     message = stderr.decode()
-    assert "DISCORD_TOKEN: is required" in message
+    assert "MJ_MAX_ACTIVE_JOBS" in message.splitlines()[1]
     assert "MJ_MAX_ACTIVE_JOBS" in message
     assert "Traceback" not in message
 
