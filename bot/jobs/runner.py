@@ -296,6 +296,8 @@ class JobRunner:
                 self._spawn(resume(view), f"resume-{view.id}")
             elif not self._ready(view):  # acknowledged, but never launched
                 self._spawn(self._relaunch(view), f"launch-{view.id}")
+            elif view.parameters.reply is not None:  # launched, but never answered
+                self._spawn(close_reply(self.client, view.parameters.reply), f"reply-{view.id}")
         for user_id in dict.fromkeys(job.user_id for job in plan.resubmit):
             await self.pump(user_id)
         log.info(
@@ -323,10 +325,12 @@ class JobRunner:
 
 
 async def close_reply(client: discord.Client, reply: ReplyHandle) -> None:
-    """Delete an interaction's deferred answer ("thinking…") after a restart, while its token
-    still works; a job it announced is in the channel by now."""
+    """Delete an interaction's deferred answer after a restart if it still says "thinking…"
+    (while its token works); a job it announced is in the channel by now."""
     if not reply.usable:
         return
     webhook = discord.Webhook.partial(reply.application_id, reply.token, client=client)
     with contextlib.suppress(discord.HTTPException):
-        await webhook.delete_message("@original")  # type: ignore[arg-type]
+        answer = await webhook.fetch_message("@original")  # type: ignore[arg-type]
+        if answer.flags.loading:
+            await answer.delete()

@@ -3,8 +3,12 @@ Discord's length limits. Jobs fail visibly, free their slot, and every message f
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
+import sqlite3
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -83,3 +87,29 @@ async def test_prompts_at_the_length_limit_are_delivered_within_discords_limits(
     )
     assert answer["type"] == 4
     assert len(answer["data"]["content"]) <= 2000
+
+
+async def test_a_locked_database_does_not_delay_the_acknowledgement(
+    emu: Emulator, harness: BotHarness
+) -> None:
+    """Another process holds SQLite's write lock for 6 s: /imagine is acknowledged within
+    Discord's 3 s all the same, and the job is recorded and delivered once the lock is gone."""
+    await imagine(emu, "a warm-up --seed 1")  # the user and the engine exist already
+    await wait_result(emu, r"a warm-up --seed 1\*\* - <@\d+> \(fast\)$")
+    locked = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with sqlite3.connect(harness.data_dir / "mjbot.db", timeout=30) as other:
+            other.execute("BEGIN IMMEDIATE")
+            locked.set()
+            time.sleep(6)
+            other.rollback()
+
+    holder = asyncio.get_running_loop().run_in_executor(None, hold_the_write_lock)
+    await asyncio.to_thread(locked.wait, 10)
+    started = time.monotonic()
+    record = await imagine(emu, "a locked door --seed 2")
+    await emu.wait_for(lambda: record.acknowledged, 5, what="the acknowledgement")
+    assert time.monotonic() - started < 3.0
+    await holder
+    await wait_result(emu, r"a locked door --seed 2\*\* - <@\d+> \(fast\)$", timeout=120)

@@ -122,16 +122,18 @@ class World:
             HF_HUB_OFFLINE="1",
             **bot_env,
         )
+        logged = self.bot.log.stat().st_size if self.bot.log.exists() else 0
         await self.bot.start(str(MJBOT), "serve", env=env)
-        await self.ready()
+        await self.ready(logged)
 
-    async def ready(self) -> None:
-        """It printed where to open it, the bot is connected, its commands are synced."""
+    async def ready(self, logged: int) -> None:
+        """It printed where to open it (after the first ``logged`` bytes of its log: those
+        are an earlier run's), the bot is connected, its commands are synced."""
         announced = f"Open {self.url} to use mjbot (local playground; set DISCORD_TOKEN to use"
         async with aiohttp.ClientSession() as http:
             for _ in range(1200):
                 self.bot.alive()
-                if announced in self.bot.log.read_text(errors="replace"):
+                if announced in self.bot.log.read_bytes()[logged:].decode(errors="replace"):
                     async with http.get(f"{self.url}client/state") as response:
                         state = await response.json()
                     if state["connected"] and state["guilds"][0]["commands"]:

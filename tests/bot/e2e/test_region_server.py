@@ -251,13 +251,14 @@ async def test_a_form_of_many_fields_is_refused_before_it_is_read(
 ) -> None:
     single = await single_image(emu, "a blue barn --seed 18")
     url = await editor_link(emu, single)
+    mask = png(rectangle_mask(image_of(emu, single).size, (5, 5, 60, 60)))
     form = aiohttp.FormData()
     for number in range(20_000):
         form.add_field(f"f{number}", "")
+    form.add_field("mask", mask, filename="mask.png", content_type="image/png")  # multipart
     async with aiohttp.ClientSession() as http, http.post(url, data=form) as response:
         status, body = response.status, await response.json()
     assert status == 400
     assert "more than 4 fields" in body["error"]
     # The link still works for a proper submission.
-    mask = png(rectangle_mask(image_of(emu, single).size, (5, 5, 60, 60)))
     assert (await submit(url, mask))[0] == 200
