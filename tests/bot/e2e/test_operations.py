@@ -44,7 +44,7 @@ async def test_limits_with_16_rapid_submissions(emu: Emulator, harness: BotHarne
     with contextlib.suppress(JobCancelledError):
         await blocker.future
     final = r"a lighthouse number \d+\*\* - <@\d+> \(fast\)$"
-    await wait_result(emu, final, count=13, timeout=120)
+    await wait_result(emu, final, count=13, timeout=240)
     await emu.wait_for(
         lambda: not [m for m in emu.messages() if "%)" in m.content or "Waiting" in m.content]
     )
