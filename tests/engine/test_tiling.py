@@ -8,7 +8,7 @@ import torch
 from engine.models import LoadedModel
 from engine.operations import render
 from engine.request import GenerationRequest
-from engine.sampling import circular_padding
+from engine.tiling import circular_padding
 from tests.engine.conftest import PROMPT
 from tests.engine.helpers import mean_diff
 
