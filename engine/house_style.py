@@ -104,6 +104,7 @@ class HouseStyles:
         """The look a request renders in (``None`` for raw); a niji style needs a niji
         version (raises :class:`InvalidRequestError`)."""
         niji = version is not None and version.startswith("niji")
+        style = None if style is None else Style(style)
         if style is Style.RAW:
             return None
         if style is None:
