@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from engine.canvas import Canvas, feathered, keep_outside, outpaint_canvas
@@ -61,6 +62,7 @@ CHAOTIC = frozenset({Operation.IMAGINE, Operation.REGION})
 REGION_STRENGTH = 0.95
 OUTPAINT_STRENGTH = 0.98
 SEAM_RADIUS_FRACTION = 1 / 96
+WRAP_RESAMPLE_MARGIN = 8  # pixels: wider than LANCZOS's reach (3 source pixels)
 
 PreviewFn = Callable[[list[Image.Image]], Image.Image | None]
 
@@ -309,7 +311,7 @@ def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
             strength,
         )
     if operation is Operation.UPSCALE:
-        doubled = source.resize((source.width * 2, source.height * 2), Image.Resampling.LANCZOS)
+        doubled = _doubled(source, wrap=request.tile)
         strength = UPSCALE_STRENGTH[request.strength]
         # Tiled VAE: encoding and decoding 2048² in one piece needs too much memory.
         return _Plan(
@@ -363,6 +365,20 @@ def _finish(request: GenerationRequest, plan: _Plan, image: Image.Image) -> Imag
         keep.paste(255, canvas.box)
         return Image.composite(canvas.image, image.convert("RGB"), feathered(keep, radius))
     return image
+
+
+def _doubled(image: Image.Image, *, wrap: bool) -> Image.Image:
+    """``image`` at twice the size; a ``--tile`` image is resampled as the torus it is (its
+    edges see the opposite edges, not copies of themselves), so it stays seamless."""
+    size = (image.width * 2, image.height * 2)
+    if not wrap:
+        return image.resize(size, Image.Resampling.LANCZOS)
+    margin = WRAP_RESAMPLE_MARGIN
+    padded = Image.fromarray(
+        np.pad(np.asarray(image), ((margin, margin), (margin, margin), (0, 0)), mode="wrap")
+    )
+    big = padded.resize((padded.width * 2, padded.height * 2), Image.Resampling.LANCZOS)
+    return big.crop((2 * margin, 2 * margin, 2 * margin + size[0], 2 * margin + size[1]))
 
 
 def _rgb(image: Image.Image | None) -> Image.Image:

@@ -26,23 +26,41 @@ the reach of the VAE's convolutions that matters (seam ratio 1.0 at 8, see tests
 
 @contextmanager
 def circular_padding(*modules: Any, enabled: bool = True) -> Iterator[None]:
-    """Make every Conv2d of ``modules`` pad circularly (``--tile``), restoring on exit."""
+    """Make every Conv2d of ``modules`` pad circularly (``--tile``), restoring on exit.
+
+    The VAE encoder's downsamplers pad only right and bottom, with explicit zeros before an
+    unpadded convolution; that padding is made to wrap as well (the zero column and row
+    become copies of the first ones), or encoded tiles get a dark right and bottom edge.
+    """
     if not enabled:
         yield
         return
     import torch
+    from diffusers.models.downsampling import Downsample2D
 
     changed = []
+    hooks = []
     for module in modules:
         for layer in module.modules():
             if isinstance(layer, torch.nn.Conv2d) and layer.padding_mode != "circular":
                 changed.append((layer, layer.padding_mode))
                 layer.padding_mode = "circular"
+            if isinstance(layer, Downsample2D) and layer.use_conv and layer.padding == 0:
+                hooks.append(layer.conv.register_forward_pre_hook(_wrap_right_and_bottom))
     try:
         yield
     finally:
         for layer, mode in changed:
             layer.padding_mode = mode
+        for hook in hooks:
+            hook.remove()
+
+
+def _wrap_right_and_bottom(conv: Any, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    padded = inputs[0].clone()  # [x, 0; 0, 0] from Downsample2D's F.pad(x, (0, 1, 0, 1))
+    padded[..., :, -1] = padded[..., :, 0]
+    padded[..., -1, :] = padded[..., 0, :]
+    return (padded, *inputs[1:])
 
 
 @contextmanager
