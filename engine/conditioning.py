@@ -6,29 +6,24 @@
   a negative weight pushes the image away from its part without inflating the others.
 * ``--no a, b`` is the negative prompt ``"a, b"``.
 * ``--stylize s`` sets the guidance scale ``4 + 5·e^(−s/400)``: 9 at 0 (literal), 7.9 at the
-  default 100, 4.8 at 750 (freer).
+  default 100, 4.8 at 750 (freer); it also sets the house style's strength
+  (``engine/house_style.py``).
 * ``--weird w`` adds the part ``"ordinary, conventional, typical, plain"`` with weight
   ``−w/2000``: the higher, the further from the conventional rendering.
-* ``--chaos c`` perturbs each image's conditioning with its own seeded noise early in
-  sampling and anneals it away (condition-annealed sampling, CADS, Sadat et al. 2024); the
-  four images diverge more as ``c`` grows, and a seed still reproduces its image.
+* ``--chaos``: see ``engine/chaos.py``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from engine.request import WeightedText
 
-__all__ = ["WEIRD_TEXT", "ChaosNoise", "encode", "guidance_for_stylize", "weird_part"]
+__all__ = ["WEIRD_TEXT", "encode", "guidance_for_stylize", "weird_part"]
 
 WEIRD_TEXT = "ordinary, conventional, typical, plain"
-CHAOS_MAX_SCALE = 1.0  # at --chaos 100 the added noise is as strong as the signal
-CHAOS_FULL_UNTIL = 0.9  # noise at full strength while more than 90% of the sampling is left…
-CHAOS_GONE_AT = 0.6  # …and none once less than 60% is left
 
 
 def guidance_for_stylize(stylize: int) -> float:
@@ -98,56 +93,3 @@ def _mix(stacked: Any, weights: Sequence[float]) -> Any:
     for row, weight in zip(parts, weights, strict=True):
         mixed = mixed + (weight / positive) * (row.unsqueeze(0) - empty)
     return mixed
-
-
-@dataclass
-class ChaosNoise:
-    """Seeded per-image noise for CADS; ``apply`` returns the conditioning for a step."""
-
-    scale: float
-    noise: Any  # one tensor per conditioning input, batch = images
-    clean: Any
-
-    @classmethod
-    def create(cls, chaos: int, seeds: Sequence[int], conditions: Sequence[Any]) -> ChaosNoise:
-        import torch
-
-        tensors = []
-        for condition in conditions:
-            rows = []
-            for seed in seeds:
-                generator = torch.Generator("cpu").manual_seed((seed ^ 0x5EED_C4A0) % 2**63)
-                rows.append(torch.randn(condition.shape[1:], generator=generator))
-            tensors.append(torch.stack(rows).to(condition.device, condition.dtype))
-        return cls(CHAOS_MAX_SCALE * chaos / 100, tensors, list(conditions))
-
-    def apply(self, remaining: float) -> list[Any]:
-        """Conditioning when ``remaining`` (1 → 0) of the sampling is left."""
-        if remaining >= CHAOS_FULL_UNTIL:
-            keep = 0.0
-        elif remaining <= CHAOS_GONE_AT:
-            keep = 1.0
-        else:
-            keep = (CHAOS_FULL_UNTIL - remaining) / (CHAOS_FULL_UNTIL - CHAOS_GONE_AT)
-        out = []
-        for clean, noise in zip(self.clean, self.noise, strict=True):
-            if keep >= 1.0:
-                out.append(clean)
-                continue
-            dims = tuple(range(1, clean.dim()))
-            spread = clean.std(dim=dims, keepdim=True)
-            noisy = clean + self.scale * math.sqrt(1 - keep) * spread * noise
-            out.append(_rescale_like(noisy, clean))
-        return out
-
-
-def _rescale_like(tensor: Any, reference: Any) -> Any:
-    # CADS rescales the noisy condition to the clean one's statistics, per sample, so the
-    # network sees inputs of the scale it was trained on.
-    dims = tuple(range(1, tensor.dim()))
-    mean, std = tensor.mean(dim=dims, keepdim=True), tensor.std(dim=dims, keepdim=True)
-    ref_mean, ref_std = (
-        reference.mean(dim=dims, keepdim=True),
-        reference.std(dim=dims, keepdim=True),
-    )
-    return (tensor - mean) / (std + 1e-6) * ref_std + ref_mean

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import JobCancelledError
+from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
 from engine.models import ModelCatalog, ModelRegistry, resolve_device, resolve_dtype
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
 from engine.scheduler import FairScheduler, SpeedMode, Ticket
@@ -41,6 +42,9 @@ class EngineConfig:
     ip_adapter: str = "auto"
     """IP-Adapter source for reference images: ``auto``, ``builtin:tiny``, a folder or a Hub
     id laid out like ``h94/IP-Adapter`` (see ``engine/references.py``)."""
+    house_styles: HouseStyles = DEFAULT_HOUSE_STYLES
+    """The default look, applied with a strength from ``--stylize``; ``--style raw`` leaves
+    it out (``engine/house_style.py``)."""
 
 
 @dataclass(eq=False)
@@ -73,7 +77,10 @@ def estimate_cost(request: GenerationRequest, native: int = 1024) -> float:
         pixels *= 4 if request.operation is Operation.UPSCALE else 1
     else:
         pixels = native * native
-    return max(0.01, request.count / 4 * pixels / native**2 * request.quality * request.stop / 100)
+    imagine = request.operation is Operation.IMAGINE
+    quality = request.quality if imagine else 1.0  # --q only changes first grids
+    stop = 100 if request.operation is Operation.UPSCALE else request.stop
+    return max(0.01, request.count / 4 * pixels / native**2 * quality * stop / 100)
 
 
 class Engine:
@@ -100,7 +107,14 @@ class Engine:
                 ip_adapter=config.ip_adapter,
             )
             self._workers.append(
-                DeviceWorker(device, registry, self.scheduler, self._claim, self._finished)
+                DeviceWorker(
+                    device,
+                    registry,
+                    self.scheduler,
+                    self._claim,
+                    self._finished,
+                    config.house_styles,
+                )
             )
 
     @property

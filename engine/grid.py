@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 from PIL import Image
+
+from engine.png import fast_png
+from engine.quality import highest_quality, predicted_quality
+from engine.quality import probe as find_probe
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,6 @@ _FORMATS: dict[str, tuple[str, str, str]] = {
 # zlib levels 1-3 are its fast greedy matcher; 4+ switch to lazy matching. On 2048x2048 renders,
 # level 3 takes ~0.4 s on one core, level 6 ~0.9-1.2 s for only 3-12 % fewer bytes, and a PNG
 # that misses the upload limit by a few percent falls back to a visually lossless WebP anyway.
-PNG_COMPRESS_LEVEL = 3
 
 # libwebp's default effort: method 6 is twice as slow for ~1 % less, method 0 is ~10 % larger.
 _WEBP_METHOD = 4
@@ -31,6 +34,7 @@ _WEBP_METHOD = 4
 # this ratio of PNG size to limit it cannot save enough, so the attempt is skipped.
 _LOSSLESS_WEBP_REACH = 1.5
 _MAX_QUALITY = 100
+_SURE_MISS = 1.25  # a probe's prediction this far over the limit skips the full encode
 _DOWNSCALE_STEP = 0.75
 _MIN_SIDE = 64
 # Format limits on either side, in pixels; bigger images skip that format instead of crashing.
@@ -150,10 +154,10 @@ def preview(image: Image.Image, max_side: int = 512) -> Image.Image:
 
 
 def encode_png(image: Image.Image) -> bytes:
-    """Lossless PNG at ``PNG_COMPRESS_LEVEL``; modes PNG cannot store become RGB(A)."""
+    """Lossless PNG (``engine/png.py``'s fast encoder); modes PNG cannot store become RGB(A)."""
     if image.mode not in _PNG_MODES:
         image = image.convert("RGBA" if _has_alpha(image) else "RGB")
-    return _save(image, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return fast_png(image)
 
 
 def encode(image: Image.Image, format: str, quality: int | None = None) -> EncodedImage:
@@ -220,68 +224,56 @@ def encode_to_fit(
 def _fit_at_size(
     image: Image.Image, max_bytes: int, formats: Sequence[str], min_quality: int
 ) -> tuple[EncodedImage | None, int]:
-    """The first format that fits at this size, and how many encodes it took to find out."""
+    """The first format that fits at this size, and how many full-size encodes it took.
+
+    Large images are first measured on a probe (:func:`engine.quality.probe`, 1/16 of a
+    2048² grid): a format the probe predicts to miss the limit by far is skipped without a
+    full encode, and a lossy quality is chosen on the probe
+    (:func:`engine.quality.predicted_quality`).
+    """
     encodes = 0
-    png_bytes: int | None = None
+    png_bytes: float | None = None
+    probe = find_probe(image)
+    scale = image.width * image.height / (probe.width * probe.height) if probe else 1.0
     for format in formats:
         if max(image.size) > _MAX_SIDE.get(format, math.inf):
             continue
         # Converting once per size is shared by every quality probe below.
         prepared = _prepare(image, format)
-        if format == "png" or (
+        small = None if probe is None else _prepare(probe, format)
+        lossless = format == "png" or (
             format == "webp"
             and png_bytes is not None
             and png_bytes <= max_bytes * _LOSSLESS_WEBP_REACH
-        ):
-            encoded = _encode_prepared(prepared, format, None)
-            encodes += 1
-            if encoded.nbytes <= max_bytes:
-                return encoded, encodes
-            if format == "png":
-                png_bytes = encoded.nbytes
+        )
+        if lossless:
+            predicted = None if small is None else _predict(small, format, None, scale)
+            if predicted is not None and predicted > max_bytes * _SURE_MISS:
+                if format == "png":
+                    png_bytes = predicted
+            else:
+                encoded = _encode_prepared(prepared, format, None)
+                encodes += 1
+                if encoded.nbytes <= max_bytes:
+                    return encoded, encodes
+                if format == "png":
+                    png_bytes = encoded.nbytes
         if format != "png":
-            best, tries = _highest_quality(
-                partial(_encode_prepared, prepared, format), max_bytes, min_quality
-            )
+            encode_at = partial(_encode_prepared, prepared, format)
+            if small is None:
+                best, tries = highest_quality(encode_at, max_bytes, min_quality)
+            else:
+                predict = partial(_predict, small, format, scale=scale)
+                best, tries = predicted_quality(encode_at, predict, max_bytes, min_quality)
             encodes += tries
             if best is not None:
                 return best, encodes
     return None, encodes
 
 
-def _highest_quality(
-    encode_at: Callable[[int], EncodedImage], max_bytes: int, min_quality: int
-) -> tuple[EncodedImage | None, int]:
-    """The highest-quality encoding in ``min_quality..100`` that fits, and the encodes spent.
-
-    Probe order is chosen for the two common cases: after a PNG near-miss, quality 100 almost
-    always fits (1 encode); in the downscale loop the floor usually fails (2 encodes). Otherwise
-    a binary search over the 49 qualities in between costs at most 6 more. The result's quality
-    is known to fit and quality + 1 is known not to, even where size is not monotonic.
-    """
-    encodes = 0
-
-    def fits(quality: int) -> EncodedImage | None:
-        nonlocal encodes
-        encodes += 1
-        encoded = encode_at(quality)
-        return encoded if encoded.nbytes <= max_bytes else None
-
-    top = fits(_MAX_QUALITY)
-    if top is not None:
-        return top, encodes
-    best = fits(min_quality) if min_quality < _MAX_QUALITY else None
-    if best is None:
-        return None, encodes
-    low, high = min_quality, _MAX_QUALITY  # invariant: low fits, high does not
-    while high - low > 1:
-        middle = (low + high) // 2
-        candidate = fits(middle)
-        if candidate is None:
-            high = middle
-        else:
-            low, best = middle, candidate
-    return best, encodes
+def _predict(probe: Image.Image, format: str, quality: int | None, scale: float) -> float:
+    """The full image's predicted bytes from the probe's at ``quality``."""
+    return _encode_prepared(probe, format, quality).nbytes * scale
 
 
 def _encode_prepared(image: Image.Image, format: str, quality: int | None) -> EncodedImage:

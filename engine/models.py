@@ -82,6 +82,8 @@ class LoadedModel:
             # The Auto* variant keeps the dtype; a concrete class's from_pipe would upcast the
             # shared modules to float32 in place (diffusers issue #12754).
             self._img2img = AutoPipelineForImage2Image.from_pipe(self.text2img)
+            # from_pipe does not carry the progress-bar setting over: no tqdm on stderr.
+            self._img2img.set_progress_bar_config(disable=True)
         return self._img2img
 
     def inpaint(self) -> Any:
@@ -89,6 +91,7 @@ class LoadedModel:
             from diffusers import AutoPipelineForInpainting
 
             self._inpaint = AutoPipelineForInpainting.from_pipe(self.text2img)
+            self._inpaint.set_progress_bar_config(disable=True)
         return self._inpaint
 
     def references(self) -> ReferenceAdapters:

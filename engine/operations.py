@@ -8,17 +8,28 @@ with the step hooks (and circular padding for ``--tile``), then finish the image
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from engine.canvas import Canvas, feathered, keep_outside, outpaint_canvas
-from engine.conditioning import ChaosNoise, encode, guidance_for_stylize, weird_part
+from engine.chaos import ChaosNoise, initial_latents, noisy_add_noise
+from engine.conditioning import guidance_for_stylize, weird_part
 from engine.errors import GPUOutOfMemoryError, InvalidRequestError
+from engine.house_style import (
+    DEFAULT_HOUSE_STYLES,
+    STYLIZE_MAX,
+    HouseStyle,
+    HouseStyles,
+    house_conditioning,
+    style_strength,
+)
 from engine.models import Architecture, LoadedModel
 from engine.request import (
     GenerationRequest,
@@ -29,23 +40,29 @@ from engine.request import (
     ReferenceRole,
     Strength,
 )
-from engine.sampling import StepHooks, capture_x0, circular_padding
-from engine.sizes import size_for_aspect
+from engine.sampling import StepHooks, capture_x0
+from engine.sizes import SIDE_MULTIPLE, size_for_aspect, tile_multiple
+from engine.tiling import seamless
 
 __all__ = [
     "REGION_STRENGTH",
     "UPSCALE_STRENGTH",
     "VARIATION_STRENGTH",
     "effective_references",
+    "effective_stop",
     "render",
+    "schedule_steps",
+    "side_multiple",
     "steps_for",
 ]
 
 VARIATION_STRENGTH = {Strength.SUBTLE: 0.4, Strength.STRONG: 0.75}
 UPSCALE_STRENGTH = {Strength.SUBTLE: 0.25, Strength.STRONG: 0.45}
+CHAOTIC = frozenset({Operation.IMAGINE, Operation.REGION})
 REGION_STRENGTH = 0.95
 OUTPAINT_STRENGTH = 0.98
 SEAM_RADIUS_FRACTION = 1 / 96
+WRAP_RESAMPLE_MARGIN = 8  # pixels: wider than LANCZOS's reach (3 source pixels)
 
 PreviewFn = Callable[[list[Image.Image]], Image.Image | None]
 
@@ -63,9 +80,39 @@ class _Plan:
 
 
 def steps_for(model: LoadedModel, request: GenerationRequest) -> int:
-    """Steps of the full schedule: the model's (or the request's) scaled by ``--quality``."""
+    """Steps of the full schedule: the model's (or the request's), scaled by ``--quality`` for
+    a first grid only (Midjourney: ``--q`` affects neither variations nor upscales)."""
     base = request.steps if request.steps is not None else model.base_steps
-    return max(1, round(base * request.quality))
+    quality = request.quality if request.operation is Operation.IMAGINE else 1.0
+    return max(1, round(base * quality))
+
+
+def side_multiple(model: LoadedModel, *, tile: bool) -> int:
+    """What image sides are multiples of: 16, or what ``--tile`` needs on this UNet."""
+    if not tile:
+        return SIDE_MULTIPLE
+    downsamplers = len(model.text2img.unet.config.block_out_channels) - 1
+    return tile_multiple(model.vae_scale_factor, downsamplers)
+
+
+def schedule_steps(steps: int, strength: float | None) -> int:
+    """``num_inference_steps`` for a pipeline call: img2img and inpaint run only the last
+    ``int(steps·strength)`` steps of the schedule, so the schedule is lengthened until at least
+    one step runs (an Upscale (Subtle) of a ``--q .25`` job would otherwise run none)."""
+    if strength is None:
+        return steps
+    if not 0 < strength <= 1:
+        raise InvalidRequestError(f"strength must be in (0, 1], not {strength:g}")
+    scheduled = max(steps, math.ceil(1 / strength))
+    while int(scheduled * strength) < 1:  # float rounding at the boundary
+        scheduled += 1
+    return scheduled
+
+
+def effective_stop(request: GenerationRequest) -> int:
+    """``--stop`` as applied: upscales always finish (Midjourney: it "does not work while
+    upscaling")."""
+    return 100 if request.operation is Operation.UPSCALE else request.stop
 
 
 def render(
@@ -75,19 +122,23 @@ def render(
     cancel: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_preview: PreviewFn | None = None,
+    house: HouseStyles = DEFAULT_HOUSE_STYLES,
 ) -> GenerationResult:
-    """Render ``request``; raises :class:`~engine.errors.EngineError` subclasses."""
+    """Render ``request`` (in the look of ``house``); raises
+    :class:`~engine.errors.EngineError` subclasses."""
     import torch
 
     started = time.perf_counter()
     # 1. Check inputs; references whose weight switches them off are dropped.
     _check(request)
     request = replace(request, references=effective_references(request))
-    # 2. Seeds, steps, guidance, text conditioning.
+    look = house.for_request(request.style, request.version)
+    # 2. Seeds, steps, guidance, text conditioning (with the house style at its strength).
     seeds = request.resolved_seeds()
     count = len(seeds)
     steps = steps_for(model, request)
-    guidance = guidance_for_stylize(request.stylize)
+    strength = 0.0 if look is None else style_strength(request.stylize)
+    guidance = guidance_for_stylize(request.stylize) + strength * (look or HouseStyle()).guidance
     parts = list(request.prompt)
     weird = weird_part(request.weird)
     if weird is not None:
@@ -96,27 +147,29 @@ def render(
     # 3. The pipeline for the operation, and its image inputs.
     plan = _plan(model, request, count)
     sdxl = model.architecture is Architecture.SDXL
-    conditioning = encode(plan.pipe, parts, negative, count, sdxl)
-    chaos = None
-    if request.chaos > 0 and request.operation is Operation.IMAGINE:
-        names = ["prompt_embeds", "pooled_prompt_embeds"] if sdxl else ["prompt_embeds"]
-        chaos = ChaosNoise.create(request.chaos, seeds, [conditioning[n] for n in names])
-        for name, noisy in zip(names, chaos.apply(1.0), strict=True):
-            conditioning[name] = noisy
+    conditioning = house_conditioning(plan.pipe, parts, negative, count, sdxl, look, strength)
+    chaos = _chaos(request, seeds, conditioning, sdxl)
+    if chaos is not None and request.operation is Operation.IMAGINE:
+        width, height = plan.size
+        conditioning["latents"] = initial_latents(plan.pipe, seeds, width, height, request.chaos)
     hooks = StepHooks(
-        model.architecture.value, request.stop, cancel, on_progress, on_preview, chaos
+        model.architecture.value, effective_stop(request), cancel, on_progress, on_preview, chaos
     )
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
     adapters = model.references() if request.references else None
-    # 4. Denoise (and decode) with the hooks; --tile pads every convolution circularly;
-    # reference images are in the UNet only for this call.
+    # 4. Denoise (and decode) with the hooks; --tile makes the UNet and VAE seamless;
+    # reference images are in the UNet only for this call; Vary (Region) gets its chaos
+    # through the noise the scheduler adds to the image.
     if plan.vae_tiling:
         plan.pipe.vae.enable_tiling()
     try:
         with (
             capture_x0(plan.pipe.scheduler) as x0,
-            circular_padding(plan.pipe.unet, plan.pipe.vae, enabled=request.tile),
+            seamless(
+                plan.pipe.unet, plan.pipe.vae, enabled=request.tile, vae_tiling=plan.vae_tiling
+            ),
             adapters.active() if adapters is not None else contextlib.nullcontext(),
+            noisy_add_noise(plan.pipe.scheduler, seeds, request.chaos if chaos else 0),
         ):
             hooks.x0 = x0
             images_in = {} if adapters is None else adapters.prepare(plan.pipe, request, count)
@@ -124,7 +177,7 @@ def render(
                 **conditioning,
                 **plan.kwargs,
                 **images_in,
-                num_inference_steps=steps,
+                num_inference_steps=schedule_steps(steps, plan.strength),
                 guidance_scale=guidance,
                 generator=generators,
                 output_type="pil",
@@ -148,15 +201,19 @@ def render(
     parameters = {
         "operation": str(request.operation),
         "steps": steps,
+        "steps_scheduled": schedule_steps(steps, plan.strength),
         "guidance_scale": guidance,
         "strength": plan.strength,
         "sampler": type(plan.pipe.scheduler).__name__,
         "negative_prompt": negative,
         "prompt": [[p.text, p.weight] for p in parts],
+        "style": str(request.style) if request.style is not None else None,
+        "stylize": request.stylize,
+        "house_style_strength": strength,
         "chaos": request.chaos,
-        "stop": request.stop,
+        "stop": effective_stop(request),
         "tile": request.tile,
-        "quality": request.quality,
+        "quality": request.quality if request.operation is Operation.IMAGINE else 1.0,
         "size": [width, height],
         "references": _describe_references(request),
     }
@@ -170,6 +227,21 @@ def render(
         time.perf_counter() - started,
         parameters,
     )
+
+
+def _chaos(
+    request: GenerationRequest, seeds: tuple[int, ...], conditioning: dict[str, Any], sdxl: bool
+) -> ChaosNoise | None:
+    """The condition noise of ``--chaos`` for a grid or Vary (Region), applied to the first
+    step's conditioning (Midjourney: chaos varies the first grid, and Vary (Region) honours
+    it; variations and upscales ignore it)."""
+    if request.chaos <= 0 or request.operation not in CHAOTIC:
+        return None
+    names = ["prompt_embeds", "pooled_prompt_embeds"] if sdxl else ["prompt_embeds"]
+    chaos = ChaosNoise.create(request.chaos, seeds, [conditioning[n] for n in names])
+    for name, noisy in zip(names, chaos.apply(1.0), strict=True):
+        conditioning[name] = noisy
+    return chaos
 
 
 def effective_references(request: GenerationRequest) -> tuple[Reference, ...]:
@@ -214,6 +286,8 @@ def _check(request: GenerationRequest) -> None:
             f"the mask is {request.mask.width}×{request.mask.height} but the image is "
             f"{request.source.width}×{request.source.height}"
         )
+    if not 0 <= request.stylize <= STYLIZE_MAX:
+        raise InvalidRequestError(f"stylize must be 0–{STYLIZE_MAX}, not {request.stylize}")
     if not 10 <= request.stop <= 100:
         raise InvalidRequestError(f"stop must be 10–100, not {request.stop}")
     if request.count < 1 or (request.seeds is not None and len(request.seeds) != request.count):
@@ -223,7 +297,9 @@ def _check(request: GenerationRequest) -> None:
 def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
     operation = request.operation
     if operation is Operation.IMAGINE:
-        width, height = size_for_aspect(request.aspect, model.native)
+        width, height = size_for_aspect(
+            request.aspect, model.native, side_multiple(model, tile=request.tile)
+        )
         return _Plan(model.text2img, {"width": width, "height": height}, (width, height))
     source = _fit_to_latents(_rgb(request.source), model.vae_scale_factor)
     if operation is Operation.VARIATION:
@@ -235,7 +311,7 @@ def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
             strength,
         )
     if operation is Operation.UPSCALE:
-        doubled = source.resize((source.width * 2, source.height * 2), Image.Resampling.LANCZOS)
+        doubled = _doubled(source, wrap=request.tile)
         strength = UPSCALE_STRENGTH[request.strength]
         # Tiled VAE: encoding and decoding 2048² in one piece needs too much memory.
         return _Plan(
@@ -289,6 +365,20 @@ def _finish(request: GenerationRequest, plan: _Plan, image: Image.Image) -> Imag
         keep.paste(255, canvas.box)
         return Image.composite(canvas.image, image.convert("RGB"), feathered(keep, radius))
     return image
+
+
+def _doubled(image: Image.Image, *, wrap: bool) -> Image.Image:
+    """``image`` at twice the size; a ``--tile`` image is resampled as the torus it is (its
+    edges see the opposite edges, not copies of themselves), so it stays seamless."""
+    size = (image.width * 2, image.height * 2)
+    if not wrap:
+        return image.resize(size, Image.Resampling.LANCZOS)
+    margin = WRAP_RESAMPLE_MARGIN
+    padded = Image.fromarray(
+        np.pad(np.asarray(image), ((margin, margin), (margin, margin), (0, 0)), mode="wrap")
+    )
+    big = padded.resize((padded.width * 2, padded.height * 2), Image.Resampling.LANCZOS)
+    return big.crop((2 * margin, 2 * margin, 2 * margin + size[0], 2 * margin + size[1]))
 
 
 def _rgb(image: Image.Image | None) -> Image.Image:

@@ -5,8 +5,10 @@ Four adapters share one CLIP image encoder in one pipeline, each in its own slot
 * ``image``: the plain IP-Adapter, for image prompts. Scale from ``--iw``: ``1 − 2^(−iw)``
   (0 → off, 1 → 0.5 balanced, 2 → 0.75, 3 → 0.875).
 * ``style``: the plain IP-Adapter again, with InstantStyle per-block scales (the style block
-  only). Scale from ``--sw``: ``1.2·(1 − e^(−sw/100))`` (0 → off, 100 → 0.76, 250 → 1.1,
-  1000 → 1.2).
+  only). Scale from ``--sw``: ``0.75·∛(sw/100)`` (0 → off, 50 → 0.6, 100 → 0.75,
+  250 → 1.02, 500 → 1.28, 1000 → 1.62): every doubling of ``--sw`` multiplies the scale by
+  1.26, so the whole 0–1000 range keeps changing the image (the former ``1.2·(1 − e^(−sw/100))``
+  saturated: 500 → 1000 moved it by 0.5%).
 * ``character``: IP-Adapter Plus on the whole reference. Scale from ``--cw``: ``0.7·cw/100``
   (0 → off: face only).
 * ``face``: IP-Adapter Plus-Face on the reference's face crop (``engine/faces.py``), at 0.6
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,8 @@ log = logging.getLogger(__name__)
 
 FACE_SCALE = 0.6
 CHARACTER_MAX_SCALE = 0.7
-STYLE_MAX_SCALE = 1.2
+STYLE_SCALE_AT_100 = 0.75
+STYLE_EXPONENT = 1 / 3
 SLOTS = ("image", "style", "character", "face")
 
 
@@ -65,8 +67,8 @@ def image_scale(iw: float) -> float:
 
 
 def style_scale(sw: int) -> float:
-    """Adapter scale of the style block for ``--sw`` (saturating; 0 switches it off)."""
-    return STYLE_MAX_SCALE * (1.0 - math.exp(-max(0, sw) / 100))
+    """Adapter scale of the style block for ``--sw``: ``0.75·∛(sw/100)`` (0 switches it off)."""
+    return float(STYLE_SCALE_AT_100 * (max(0, sw) / 100) ** STYLE_EXPONENT)
 
 
 def character_scale(cw: int) -> float:

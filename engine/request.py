@@ -22,6 +22,7 @@ __all__ = [
     "Reference",
     "ReferenceRole",
     "Strength",
+    "Style",
     "WeightedText",
     "grid_seeds",
     "random_seed",
@@ -46,6 +47,17 @@ class Strength(StrEnum):
 
     SUBTLE = "subtle"
     STRONG = "strong"
+
+
+class Style(StrEnum):
+    """``--style``: ``raw`` drops the house style (the prompt as written); the others are the
+    ``--niji`` styles, valid only where a niji model answers the request."""
+
+    RAW = "raw"
+    CUTE = "cute"
+    EXPRESSIVE = "expressive"
+    ORIGINAL = "original"
+    SCENIC = "scenic"
 
 
 class PanDirection(StrEnum):
@@ -114,6 +126,10 @@ class GenerationRequest:
     seeds: tuple[int, ...] | None = None
     chaos: int = 0
     stylize: int = 100
+    """``--stylize`` 0–1000: the strength of the house style (0 = none) and the freedom from
+    the prompt (lower guidance); see ``engine/house_style.py``."""
+    style: Style | None = None
+    """``--style``: ``None`` is the house style, ``raw`` none, or a niji style."""
     stop: int = 100
     quality: float = 1.0
     tile: bool = False

@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.conditioning import ChaosNoise
+from engine.chaos import ChaosNoise
 from engine.errors import JobCancelledError
 from engine.request import Progress
 
-__all__ = ["LATENT_RGB", "StepHooks", "capture_x0", "circular_padding", "latents_preview"]
+__all__ = ["LATENT_RGB", "StepHooks", "capture_x0", "latents_preview"]
 
 # Linear maps from the 4 latent channels to RGB: free, recognisable previews.
 LATENT_RGB = {
@@ -72,27 +72,6 @@ def capture_x0(scheduler: Any) -> Iterator[X0Holder]:
         yield holder
     finally:
         del scheduler.step  # back to the class's method
-
-
-@contextmanager
-def circular_padding(*modules: Any, enabled: bool = True) -> Iterator[None]:
-    """Make every Conv2d of ``modules`` pad circularly (``--tile``), restoring on exit."""
-    if not enabled:
-        yield
-        return
-    import torch
-
-    changed = []
-    for module in modules:
-        for layer in module.modules():
-            if isinstance(layer, torch.nn.Conv2d) and layer.padding_mode != "circular":
-                changed.append((layer, layer.padding_mode))
-                layer.padding_mode = "circular"
-    try:
-        yield
-    finally:
-        for layer, mode in changed:
-            layer.padding_mode = mode
 
 
 def latents_preview(latents: Any, architecture: str) -> list[Any]:

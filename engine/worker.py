@@ -18,6 +18,7 @@ from PIL import Image
 
 from engine.errors import EngineError, GPUOutOfMemoryError, JobCancelledError
 from engine.grid import compose_grid, preview
+from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
 from engine.models import ModelRegistry
 from engine.operations import render
 from engine.request import GenerationRequest, GenerationResult, Progress
@@ -53,8 +54,10 @@ class DeviceWorker:
         scheduler: FairScheduler,
         claim: Callable[[str], PendingJob | None],
         on_finished: Callable[[PendingJob, float], None],
+        house: HouseStyles = DEFAULT_HOUSE_STYLES,
     ) -> None:
         self.name = name
+        self.house = house
         self.registry = registry
         self._scheduler = scheduler
         self._claim = claim
@@ -95,6 +98,7 @@ class DeviceWorker:
                 cancel=job.cancel,
                 on_progress=self._progress_sender(job),
                 on_preview=_grid_preview,
+                house=self.house,
             )
         except JobCancelledError as error:
             log.info("job %s cancelled while running", job.job_id)

@@ -264,3 +264,52 @@ def test_preview_never_upscales() -> None:
 
     assert same_pixels(small, image)
     assert small is not image
+
+
+# --- fast PNG and predicted qualities (issue 15, item 10) ----------------------------------
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA"])
+@pytest.mark.parametrize("size", [(1, 1), (37, 5), (1500, 1400)])
+def test_fast_png_round_trips_exactly(mode: str, size: tuple[int, int]) -> None:
+    image = noise(*size).convert(mode) if mode != "RGBA" else noise(*size, mode="RGBA")
+    decoded = Image.open(io.BytesIO(encode_png(image)))
+    decoded.load()
+    assert decoded.mode == image.mode
+    assert same_pixels(decoded, image)
+
+
+def test_fit_to_a_small_limit_takes_at_most_two_full_encodes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 2048² grid into 0.8 MiB took ~8 full WebP encodes (PNG, q100, q50, a binary search);
+    a probe now predicts the quality."""
+    from engine import grid as grid_module
+
+    grid = compose_grid([smooth_noise(1024, seed) for seed in range(4)])
+    full_size: list[tuple[str, int | None]] = []
+    original = grid_module._encode_prepared
+
+    def counting(image: Image.Image, format: str, quality: int | None) -> EncodedImage:
+        if image.size == grid.size:
+            full_size.append((format, quality))
+        return original(image, format, quality)
+
+    monkeypatch.setattr(grid_module, "_encode_prepared", counting)
+    limit = 8 * 2**20 // 10
+    encoded = encode_to_fit(grid, limit)
+    assert encoded.nbytes <= limit
+    assert (encoded.width, encoded.height) == (2048, 2048)
+    assert len(full_size) <= 2, full_size
+    assert encoded.quality is not None
+    # close to the best possible: one quality step up would not fit by much
+    assert encode(grid, "webp", min(100, encoded.quality + 6)).nbytes > limit
+
+
+def smooth_noise(side: int, seed: int) -> Image.Image:
+    """Render-like content: smooth colour fields with fine grain."""
+    rng = np.random.default_rng(seed)
+    base = Image.fromarray(rng.integers(0, 256, (side // 16, side // 16, 3), dtype=np.uint8))
+    smooth = np.asarray(base.resize((side, side), Image.Resampling.BICUBIC)).astype(int)
+    grain = rng.integers(-12, 12, (side, side, 3))
+    return Image.fromarray(np.clip(smooth + grain, 0, 255).astype(np.uint8))

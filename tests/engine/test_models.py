@@ -112,8 +112,14 @@ def test_derived_pipelines_share_weights_and_keep_dtype(model_cache: Path) -> No
     assert model.text2img.unet.dtype == torch.bfloat16
 
 
-def test_device_and_dtype_resolution() -> None:
-    assert resolve_device("auto") == "cpu"  # no GPU on the test machines
+def test_device_and_dtype_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"  # CUDA first, whatever else there is
     assert resolve_device("cuda:1") == "cuda:1"
     assert resolve_dtype("auto", "cpu") == torch.float32
     assert resolve_dtype("auto", "mps") == torch.float16

@@ -54,15 +54,22 @@ def test_imagine_cell_rendered_alone_from_its_seed_matches(tiny: LoadedModel) ->
         assert mean_diff(alone.images[0], grid.images[index]) < 0.01
 
 
-@pytest.mark.parametrize(
-    ("aspect", "size"), [((1, 1), (256, 256)), ((16, 9), (320, 192)), ((2, 3), (192, 320))]
-)
-def test_imagine_aspect_gives_documented_size(
-    tiny: LoadedModel, aspect: tuple[int, int], size: tuple[int, int]
+@pytest.mark.parametrize("fixture", ["tiny", "tiny_sdxl"])
+def test_imagine_renders_every_ratio_at_its_size(
+    fixture: str, request: pytest.FixtureRequest
 ) -> None:
-    result = render(tiny, GenerationRequest(prompt=PROMPT, aspect=aspect, seed=1))
-    assert (result.width, result.height) == size
-    assert all(image.size == size for image in result.images)
+    """Sides in multiples of 16 (not 64) render at exactly the computed size on both
+    architectures, with content across the whole image (no padding band)."""
+    model: LoadedModel = request.getfixturevalue(fixture)
+    for aspect, size in (((16, 9), (336, 192)), ((4, 5), (224, 288)), ((1, 4), (128, 512))):
+        result = render(
+            model, GenerationRequest(prompt=PROMPT, aspect=aspect, seeds=(1,), count=1, steps=2)
+        )
+        assert (result.width, result.height) == size
+        image = pixels(result.images[0])
+        assert image.shape[:2] == (size[1], size[0])
+        for band in (image[:16], image[-16:], image[:, :16], image[:, -16:]):
+            assert float(band.std()) > 1
 
 
 def test_imagine_prompt_weights_and_negative_change_the_image(tiny: LoadedModel) -> None:
@@ -84,25 +91,12 @@ def test_imagine_stylize_and_weird_change_the_image(tiny: LoadedModel) -> None:
     assert mean_diff(base, imagine(tiny, seed=3, weird=3000)[0]) > 0.5
 
 
-def test_imagine_chaos_makes_the_grid_more_diverse(tiny: LoadedModel) -> None:
-    def spread(images: list[Image.Image]) -> float:
-        stack = np.stack([pixels(i) for i in images]).astype(float)
-        return float(stack.std(axis=0).mean())
-
-    calm = spread(imagine(tiny, seed=11, chaos=0))
-    wild = spread(imagine(tiny, seed=11, chaos=100))
-    assert calm != wild
-    # reproducible: the same chaos and seed give the same grid
-    again = imagine(tiny, seed=11, chaos=100)
-    assert max_diff(imagine(tiny, seed=11, chaos=100)[2], again[2]) == 0
-
-
 def test_imagine_stop_uses_about_half_the_steps(tiny: LoadedModel) -> None:
-    full = render(tiny, GenerationRequest(prompt=PROMPT, seed=5))
-    half = render(tiny, GenerationRequest(prompt=PROMPT, seed=5, stop=50))
+    full = render(tiny, GenerationRequest(prompt=PROMPT, seed=5, count=1))
+    half = render(tiny, GenerationRequest(prompt=PROMPT, seed=5, count=1, stop=50))
     assert full.steps_run == 8
     assert half.steps_run == 4
-    assert mean_diff(full.images[0], half.images[0]) > 0
+    # the effect on the image, as a curve over --stop: test_followups.py::test_stop_curve_on_grids
 
 
 def test_stop_decodes_the_prediction_of_the_finished_image_not_noise(
@@ -321,7 +315,7 @@ def test_make_square_and_custom_zoom_with_new_aspect(tiny: LoadedModel) -> None:
             count=1,
         ),
     )
-    assert square.images[0].size == (320, 320)
+    assert square.images[0].size == (336, 336)
     tall = render(
         tiny,
         GenerationRequest(
@@ -344,7 +338,7 @@ def test_operations_without_a_source_are_refused(tiny: LoadedModel) -> None:
 def test_sdxl_imagine_and_region(tiny_sdxl: LoadedModel) -> None:
     first = render(tiny_sdxl, GenerationRequest(prompt=PROMPT, seed=3, aspect=(3, 2)))
     again = render(tiny_sdxl, GenerationRequest(prompt=PROMPT, seed=3, aspect=(3, 2)))
-    assert first.images[0].size == (320, 192)
+    assert first.images[0].size == (320, 208)
     assert max_diff(first.images[2], again.images[2]) == 0
     mask = Image.new("L", first.images[0].size, 0)
     mask.paste(255, (0, 0, 160, 96))

@@ -204,7 +204,18 @@ def test_operations_use_references(model: LoadedModel, operation: Operation) -> 
 
 def test_scale_curves() -> None:
     assert [image_scale(iw) for iw in (0, 1, 3)] == pytest.approx([0, 0.5, 0.875])
-    assert [style_scale(sw) for sw in (0, 100, 1000)] == pytest.approx([0, 0.7585, 1.2], abs=1e-3)
+    assert [style_scale(sw) for sw in (0, 100, 500, 1000)] == pytest.approx(
+        [0, 0.75, 1.2825, 1.6158], abs=1e-3
+    )
+
+
+def test_style_weight_keeps_changing_the_image_up_to_1000(model: LoadedModel) -> None:
+    """--sw used to saturate: 500 → 1000 moved the image by 0.5% of what 0 → 1000 did."""
+    reference = Reference(STYLE, picture(1))
+    images = {sw: first(model, with_refs(reference, style_weight=sw)) for sw in (0, 100, 500, 1000)}
+    moved = [mean_diff(images[sw], images[0]) for sw in (100, 500, 1000)]
+    assert moved[0] < moved[1] < moved[2], moved
+    assert mean_diff(images[1000], images[500]) > 0.1 * moved[2]
     assert [character_scale(cw) for cw in (0, 100)] == pytest.approx([0, 0.7])
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from engine.models import LoadedModel
 from engine.operations import render
-from engine.request import GenerationRequest
-from engine.sampling import circular_padding
+from engine.request import GenerationRequest, Operation, Strength
+from engine.tiling import circular_padding, seam_ratio
 from tests.engine.conftest import PROMPT
 from tests.engine.helpers import mean_diff
 
@@ -48,3 +49,63 @@ def test_tile_is_switched_per_request(tiny: LoadedModel) -> None:
     plain = render(tiny, GenerationRequest(prompt=PROMPT, seed=1))
     assert mean_diff(tiled.images[0], plain.images[0]) > 0.5
     assert tiled.parameters["tile"] is True
+
+
+SEAMLESS = 1.12
+"""Seam ratio a seamless tile stays under (tiny renders measure 0.93–1.10 when tiled, 1.2–1.35
+when not)."""
+SEAMLESS_UPSCALE = 1.4
+"""Upscales are smoother inside (2× resampled), which lifts the ratio of even a perfectly
+wrapped image (1.1 for the wrapped resize alone); they measure 1.0–1.31. Before the fix, the
+tiled VAE wrapping each tile on itself measured 2.1–2.2."""
+
+
+def test_seam_ratio_tells_tiles_from_plain_images(tiny: LoadedModel) -> None:
+    tiled = render(tiny, GenerationRequest(prompt=PROMPT, seeds=(1, 2), count=2, tile=True))
+    plain = render(tiny, GenerationRequest(prompt=PROMPT, seeds=(1, 2), count=2))
+    assert max(seam_ratio(i) for i in tiled.images) < SEAMLESS
+    assert min(seam_ratio(i) for i in plain.images) > SEAMLESS
+
+
+@pytest.mark.parametrize(
+    ("operation", "strength"),
+    [
+        (Operation.UPSCALE, Strength.SUBTLE),
+        (Operation.UPSCALE, Strength.STRONG),
+        (Operation.VARIATION, Strength.SUBTLE),
+        (Operation.VARIATION, Strength.STRONG),
+    ],
+)
+@pytest.mark.parametrize("fixture", ["tiny", "tiny_sdxl"])
+def test_follow_ups_of_tiles_stay_seamless(
+    fixture: str, operation: Operation, strength: Strength, request: pytest.FixtureRequest
+) -> None:
+    model: LoadedModel = request.getfixturevalue(fixture)
+    tile = render(
+        model, GenerationRequest(prompt=PROMPT, seeds=(1,), count=1, tile=True, steps=4)
+    ).images[0]
+    child = render(
+        model,
+        GenerationRequest(
+            operation=operation,
+            prompt=PROMPT,
+            source=tile,
+            strength=strength,
+            seeds=(5,),
+            count=1,
+            tile=True,
+            steps=4,
+        ),
+    ).images[0]
+    if operation is Operation.UPSCALE:
+        assert child.size == (512, 512)  # over the VAE's tile size: the tiled VAE ran
+        assert seam_ratio(child) < SEAMLESS_UPSCALE
+    else:
+        assert seam_ratio(child) < SEAMLESS
+    assert not model.text2img.vae.use_tiling
+
+
+def test_tiled_vae_is_restored_after_a_tile_upscale(tiny: LoadedModel) -> None:
+    vae = tiny.text2img.vae
+    assert "decode" not in vars(vae)
+    assert "encode" not in vars(vae)
