@@ -68,6 +68,7 @@ class MjBot(FeatureBot):
                 single_file_config=settings.mj_model_config,
                 steps=settings.mj_steps,
                 ip_adapter=settings.mj_ip_adapter,
+                house_styles=settings.house_styles,
             )
         )
         await engine.start()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyle, HouseStyles
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -52,6 +55,9 @@ class Settings(BaseSettings):
     mj_public_url: str | None = None
     mj_secret: SecretStr | None = None
     mj_edit_link_minutes: int = Field(15, ge=1, le=24 * 60)
+    mj_house_style: str | None = None
+    mj_house_negative: str | None = None
+    mj_house_guidance: float = Field(0.0, ge=-10.0, le=10.0)
     mj_playground_host: str = "127.0.0.1"
     mj_playground_port: int = Field(8081, ge=0, le=65535)
 
@@ -97,6 +103,24 @@ class Settings(BaseSettings):
     def models(self) -> dict[str, str]:
         """Version key → model source; ``default`` is ``MJ_MODEL``."""
         return {"default": self.mj_model, **self.mj_models}
+
+    @property
+    def house_styles(self) -> HouseStyles:
+        """The default models' house style: the shipped one unless ``MJ_HOUSE_*`` say
+        otherwise (an empty ``MJ_HOUSE_STYLE`` and ``MJ_HOUSE_NEGATIVE``: none)."""
+        shipped = DEFAULT_HOUSE_STYLES.default
+        if (self.mj_house_style, self.mj_house_negative, self.mj_house_guidance) == (
+            None,
+            None,
+            0.0,
+        ):
+            return DEFAULT_HOUSE_STYLES
+        default = HouseStyle(
+            positive=shipped.positive if self.mj_house_style is None else self.mj_house_style,
+            negative=shipped.negative if self.mj_house_negative is None else self.mj_house_negative,
+            guidance=self.mj_house_guidance,
+        )
+        return replace(DEFAULT_HOUSE_STYLES, default=default)
 
     @property
     def database_url(self) -> str:

@@ -27,15 +27,14 @@ import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.describe_models import (
     BUILTIN_TINY,
     Captioner,
     ClipRanker,
+    DescribeConfig,
     build_tiny_blip,
     build_tiny_clip,
     load_captioner,
@@ -77,23 +76,6 @@ EXTRA_ROUNDS = 3
 """Sampling rounds tried when decoding gave fewer distinct captions than asked for."""
 TERM_DEPTH = 3
 FALLBACK_CAPTION = "an image"
-
-
-@dataclass(frozen=True, slots=True)
-class DescribeConfig:
-    """Where the two models come from. Sources: ``builtin:tiny``, a folder, or a Hub id (read
-    from the HF cache when offline)."""
-
-    caption_model: str = TINY_CAPTIONER
-    """BLIP- or Florence-2-class captioner (``MJ_CAPTION_MODEL``), told apart by the
-    ``model_type`` of its ``config.json``."""
-    clip_model: str = TINY_CLIP
-    """``CLIPModel`` that ranks the style terms (``MJ_CLIP_MODEL``), e.g.
-    ``openai/clip-vit-large-patch14``."""
-    device: str = "cpu"
-    """Already resolved by the caller: ``cuda``, ``cpu`` or ``mps``."""
-    cache_dir: Path = Path("data/models")
-    """Where the built-in tiny models are saved."""
 
 
 class Describer:

@@ -19,12 +19,12 @@ from engine.tiny import write_byte_tokenizer
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from engine.describe import DescribeConfig
 
 __all__ = [
     "BUILTIN_TINY",
     "Captioner",
     "ClipRanker",
+    "DescribeConfig",
     "build_tiny_blip",
     "build_tiny_clip",
     "load_captioner",
@@ -37,6 +37,23 @@ BUILTIN_TINY = "builtin:tiny"
 FLORENCE_TASK = "<DETAILED_CAPTION>"
 MAX_NEW_TOKENS = {"blip": 30, "florence2": 64}
 _TINY_VERSION = "1"  # bump when a tiny architecture below changes, so caches are rebuilt
+
+
+@dataclass(frozen=True, slots=True)
+class DescribeConfig:
+    """Where the two models come from. Sources: ``builtin:tiny``, a folder, or a Hub id (read
+    from the HF cache when offline)."""
+
+    caption_model: str = BUILTIN_TINY
+    """BLIP- or Florence-2-class captioner (``MJ_CAPTION_MODEL``), told apart by the
+    ``model_type`` of its ``config.json``."""
+    clip_model: str = BUILTIN_TINY
+    """``CLIPModel`` that ranks the style terms (``MJ_CLIP_MODEL``), e.g.
+    ``openai/clip-vit-large-patch14``."""
+    device: str = "cpu"
+    """Already resolved by the caller: ``cuda``, ``cpu`` or ``mps``."""
+    cache_dir: Path = Path("data/models")
+    """Where the built-in tiny models are saved."""
 
 
 @contextmanager

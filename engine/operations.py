@@ -32,6 +32,7 @@ from engine.house_style import (
 )
 from engine.models import Architecture, LoadedModel
 from engine.request import (
+    EffectiveParameters,
     GenerationRequest,
     GenerationResult,
     Operation,
@@ -198,25 +199,25 @@ def render(
     if on_progress is not None:
         on_progress(Progress(hooks.steps_run, hooks.steps_run))
     width, height = images[0].size
-    parameters = {
-        "operation": str(request.operation),
-        "steps": steps,
-        "steps_scheduled": schedule_steps(steps, plan.strength),
-        "guidance_scale": guidance,
-        "strength": plan.strength,
-        "sampler": type(plan.pipe.scheduler).__name__,
-        "negative_prompt": negative,
-        "prompt": [[p.text, p.weight] for p in parts],
-        "style": str(request.style) if request.style is not None else None,
-        "stylize": request.stylize,
-        "house_style_strength": strength,
-        "chaos": request.chaos,
-        "stop": effective_stop(request),
-        "tile": request.tile,
-        "quality": request.quality if request.operation is Operation.IMAGINE else 1.0,
-        "size": [width, height],
-        "references": _describe_references(request),
-    }
+    parameters = EffectiveParameters(
+        operation=str(request.operation),
+        steps=steps,
+        steps_scheduled=schedule_steps(steps, plan.strength),
+        guidance_scale=guidance,
+        strength=plan.strength,
+        sampler=type(plan.pipe.scheduler).__name__,
+        negative_prompt=negative,
+        prompt=tuple((p.text, p.weight) for p in parts),
+        style=str(request.style) if request.style is not None else None,
+        stylize=request.stylize,
+        house_style_strength=strength,
+        chaos=request.chaos,
+        stop=effective_stop(request),
+        tile=request.tile,
+        quality=request.quality if request.operation is Operation.IMAGINE else 1.0,
+        size=(width, height),
+        references=_describe_references(request),
+    )
     return GenerationResult(
         tuple(images),
         seeds,

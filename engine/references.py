@@ -33,10 +33,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.adapter_layout import ADAPTER_FILES, AdapterFiles
 from engine.errors import InvalidRequestError, ModelLoadError
 from engine.request import GenerationRequest, Reference, ReferenceRole
 
@@ -74,34 +74,6 @@ def style_scale(sw: int) -> float:
 def character_scale(cw: int) -> float:
     """Scale of the whole-image character adapter; the face adapter stays at FACE_SCALE."""
     return CHARACTER_MAX_SCALE * max(0, min(100, cw)) / 100
-
-
-@dataclass(frozen=True, slots=True)
-class AdapterFiles:
-    """Where the adapters of one architecture live in an IP-Adapter repository or folder
-    (``h94/IP-Adapter``'s layout): ``(subfolder, file)`` per adapter, and the shared image
-    encoder's folder (ViT-H for both, so all adapters share it)."""
-
-    encoder: str
-    plain: tuple[str, str]
-    plus: tuple[str, str]
-    plus_face: tuple[str, str]
-
-
-ADAPTER_FILES = {
-    "sd": AdapterFiles(
-        "models/image_encoder",
-        ("models", "ip-adapter_sd15.safetensors"),
-        ("models", "ip-adapter-plus_sd15.safetensors"),
-        ("models", "ip-adapter-plus-face_sd15.safetensors"),
-    ),
-    "sdxl": AdapterFiles(
-        "models/image_encoder",
-        ("sdxl_models", "ip-adapter_sdxl_vit-h.safetensors"),
-        ("sdxl_models", "ip-adapter-plus_sdxl_vit-h.safetensors"),
-        ("sdxl_models", "ip-adapter-plus-face_sdxl_vit-h.safetensors"),
-    ),
-}
 
 
 def style_block_scales(unet: Any, scale: float) -> dict[str, Any]:

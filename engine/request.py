@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GRID_SIZE",
     "SEED_MODULUS",
+    "EffectiveParameters",
     "GenerationRequest",
     "GenerationResult",
     "Operation",
@@ -171,6 +173,38 @@ class Progress:
         return min(100, round(100 * self.step / max(1, self.total)))
 
 
+@dataclass(frozen=True, slots=True)
+class EffectiveParameters:
+    """What a render actually used (after defaults, quality, follow-up rules): recorded with
+    the job, shown by ✉️, enough to reproduce it."""
+
+    operation: str
+    steps: int
+    steps_scheduled: int
+    guidance_scale: float
+    strength: float | None
+    sampler: str
+    negative_prompt: str
+    prompt: tuple[tuple[str, float], ...]
+    style: str | None
+    stylize: int
+    house_style_strength: float
+    chaos: int
+    stop: int
+    tile: bool
+    quality: float
+    size: tuple[int, int]
+    references: Mapping[str, Any] = field(default_factory=dict)
+    """Counts by role (``images``, ``styles``, ``characters``) and ``iw``/``sw``/``cw``."""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["prompt"] = [list(part) for part in self.prompt]
+        out["size"] = list(self.size)
+        out["references"] = dict(self.references)
+        return out
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class GenerationResult:
     """The images and everything needed to reproduce them."""
@@ -182,7 +216,7 @@ class GenerationResult:
     steps_run: int
     model: str
     seconds: float
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: EffectiveParameters
 
 
 def grid_seeds(seed: int, count: int = GRID_SIZE) -> tuple[int, ...]:

@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from engine.adapter_layout import ADAPTER_FILES
+
 __all__ = ["TINY_ADAPTERS", "ensure_tiny_adapters"]
 
 TINY_ADAPTERS = "builtin:tiny"
@@ -39,7 +41,6 @@ def _write(folder: Path) -> None:
     from safetensors.torch import save_file
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from engine.references import ADAPTER_FILES
     from engine.tiny import build_tiny_pipeline
 
     shutil.rmtree(folder, ignore_errors=True)

@@ -213,7 +213,7 @@ class Flights:
                 gpu_seconds=result.seconds,
                 model=result.model,
                 seeds=result.seeds,
-                parameters={"effective": result.parameters},
+                parameters={"effective": result.parameters.to_json()},
             )
             await repo.attach_images(session, view.id, stored)
 

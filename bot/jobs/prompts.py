@@ -15,7 +15,8 @@ from bot.errors import UserError, prompt_refusal
 from bot.jobs.spec import version_key
 from bot.moderation import BannedWords
 from bot.preferences import Preferences, parse_with_preferences
-from engine.errors import UnknownVersionError
+from engine.errors import InvalidRequestError, UnknownVersionError
+from engine.house_style import check_style
 from engine.models import ModelCatalog
 from parser import Prompt, PromptError, parse
 
@@ -60,8 +61,11 @@ async def check_prompt(
             texts.BANNED.format(phrase=phrase), title="Banned prompt detected", footer=footer
         )
     for prompt in prompts:
+        version = version_key(prompt)
         try:
-            checks.catalog.key_for(version_key(prompt))
-        except UnknownVersionError as error:
+            checks.catalog.key_for(version)
+            niji = version is not None and version.startswith("niji")
+            check_style(prompt.params.style, niji=niji)
+        except (UnknownVersionError, InvalidRequestError) as error:
             raise UserError(str(error), title="Invalid parameter", footer=footer) from None
     return prompts

@@ -35,6 +35,7 @@ from engine.request import (
     Reference,
     ReferenceRole,
     Strength,
+    Style,
     WeightedText,
 )
 from parser import Prompt
@@ -156,9 +157,12 @@ class PromptSettings:
     """``--sw``: how strongly the style references apply."""
     cw: int = _DEFAULTS["character_weight"]
     """``--cw``: 0 copies the face only, 100 also hair and clothes."""
+    style: str | None = None
+    """``--style``: ``raw`` (no house style) or a niji style; ``None``: the house style."""
 
     _SCALARS: ClassVar[tuple[str, ...]] = (
         "chaos", "stylize", "stop", "quality", "tile", "weird", "version", "iw", "sw", "cw",
+        "style",
     )  # fmt: skip
 
     @classmethod
@@ -310,4 +314,5 @@ class JobSpec:
             image_weight=settings.iw,
             style_weight=settings.sw,
             character_weight=settings.cw,
+            style=Style(settings.style) if settings.style else None,
         )

@@ -124,3 +124,14 @@ async def test_a_failing_handler_goes_to_the_one_error_hook() -> None:
     interaction = MagicMock()
     await routes.press(interaction, ButtonId("boom", JOB, 1))
     hook.assert_awaited_once_with(interaction, error)
+
+
+def test_outpaint_buttons_only_where_they_can_run(routes: Routes) -> None:
+    # 16:9 panned sideways twice is 3.9:1; a third sideways pan would pass 4:1.
+    wide = routes.view(Surface.SINGLE, ImageContext(JOB, 1, 1600, 408))
+    shown = [str(i.label or i.emoji) for i in wide.children]
+    assert "⬅️" not in shown
+    assert "➡️" not in shown
+    assert {"⬆️", "⬇️", "Zoom Out 2x", "Make Square"} <= set(shown)
+    usual = routes.view(Surface.SINGLE, ImageContext(JOB, 1, 1456, 816))
+    assert {"⬅️", "➡️", "⬆️", "⬇️"} <= {str(i.label or i.emoji) for i in usual.children}

@@ -173,3 +173,32 @@ async def test_rows_written_by_the_previous_code_read_back(tmp_path: Path) -> No
     assert (view.label, view.parameters.upload_limit) == ("Variations (Subtle)", 8388608)
     assert view.spec == legacy("v2")
     assert isinstance(legacy("imagine").work, Imagine)
+
+
+def test_style_reaches_the_request_and_round_trips() -> None:
+    from engine.request import Style
+
+    raw = JobSpec.from_prompt(parse_one("a fox --style raw --s 300"), (1, 2, 3, 4))
+    assert raw.settings.style == "raw"
+    assert raw.request().style is Style.RAW
+    assert JobSpec.from_json(json.loads(json.dumps(raw.to_json()))) == raw
+    house = JobSpec.from_prompt(parse_one("a fox"), (1,))
+    assert house.request().style is None  # the house style
+    assert legacy("imagine").request().style is None  # rows from before --style counted
+
+
+async def test_check_prompt_refuses_unknown_and_misplaced_styles() -> None:
+    from bot.errors import UserError
+    from bot.jobs.prompts import PromptChecks, check_prompt
+    from bot.moderation import BannedWords
+    from bot.preferences import Preferences
+    from engine.models import ModelCatalog
+
+    checks = PromptChecks(BannedWords(), ModelCatalog({"default": "x", "niji": "y"}), 10)
+    [ok] = await check_prompt("a fox --niji --style cute", Preferences(), checks, footer="f")
+    assert ok.params.style == "cute"
+    for text in ("a fox --style cute", "a fox --style banana"):
+        with pytest.raises(UserError) as refused:
+            await check_prompt(text, Preferences(), checks, footer="f")
+        assert refused.value.title == "Invalid parameter"
+        assert "--style" in refused.value.message

@@ -84,3 +84,15 @@ def test_env_example_documents_every_setting() -> None:
         if "=" in line and line.lstrip("# ").split("=", 1)[0].isupper()
     }
     assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def test_house_style_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.house_style import DEFAULT_HOUSE_STYLES
+
+    assert load_settings().house_styles is DEFAULT_HOUSE_STYLES
+    monkeypatch.setenv("MJ_HOUSE_STYLE", "")
+    monkeypatch.setenv("MJ_HOUSE_GUIDANCE", "1.5")
+    styles = load_settings().house_styles
+    assert (styles.default.positive, styles.default.guidance) == ("", 1.5)
+    assert styles.default.negative == DEFAULT_HOUSE_STYLES.default.negative
+    assert styles.niji == DEFAULT_HOUSE_STYLES.niji

@@ -76,7 +76,7 @@ def test_every_follow_up_runs_at_least_one_step(
     int(2·0.25) = 0 steps and crash on an empty tensor."""
     result = render(tiny, follow_up(source, operation, strength, extra, **settings))
     assert result.steps_run >= 1
-    assert result.parameters["steps_scheduled"] * result.parameters["strength"] >= 1
+    assert result.parameters.steps_scheduled * result.parameters.strength >= 1
 
 
 def test_schedule_is_lengthened_only_when_no_step_would_run() -> None:
@@ -93,10 +93,10 @@ def test_quality_applies_to_first_grids_only(
 ) -> None:
     full = render(tiny, follow_up(source, operation, Strength.SUBTLE, {}))
     inherited = render(tiny, follow_up(source, operation, Strength.SUBTLE, {}, quality=0.25))
-    assert inherited.parameters["steps"] == full.parameters["steps"] == tiny.base_steps
+    assert inherited.parameters.steps == full.parameters.steps == tiny.base_steps
     assert max_diff(inherited.images[0], full.images[0]) == 0
     grid = render(tiny, GenerationRequest(prompt=PROMPT, seeds=(1,), count=1, quality=0.25))
-    assert grid.parameters["steps"] == 2
+    assert grid.parameters.steps == 2
 
 
 def test_upscales_ignore_stop(tiny: LoadedModel, source: Image.Image) -> None:
@@ -136,7 +136,7 @@ def test_upscale_keeps_the_picture(tiny: LoadedModel, source: Image.Image) -> No
         assert result.images[0].size == (source.width * 2, source.height * 2)
         small = result.images[0].resize(source.size, Image.Resampling.LANCZOS)
         assert mean_diff(small, source) < 0.9 * other
-        assert result.parameters["strength"] == UPSCALE_STRENGTH[strength]
+        assert result.parameters.strength == UPSCALE_STRENGTH[strength]
 
 
 def test_follow_ups_print_no_progress_bars(

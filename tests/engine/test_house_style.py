@@ -95,7 +95,7 @@ def test_guidance_tweak_scales_with_the_strength(tiny: LoadedModel) -> None:
     house = HouseStyles(default=HouseStyle("", "", guidance=2.0))
     request = GenerationRequest(prompt=PROMPT, seeds=(1,), count=1, stylize=250, steps=2)
     result = render(tiny, request, house=house)
-    assert result.parameters["guidance_scale"] == pytest.approx(guidance_for_stylize(250) + 1.0)
+    assert result.parameters.guidance_scale == pytest.approx(guidance_for_stylize(250) + 1.0)
 
 
 def test_niji_styles_need_a_niji_model(tiny: LoadedModel) -> None:

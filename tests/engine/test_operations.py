@@ -195,7 +195,7 @@ def test_variation_keeps_size_and_strength_orders_change(tiny: LoadedModel) -> N
     assert len(subtle.images) == 4
     assert subtle.images[0].size == source.size
     assert mean_diff(subtle.images[0], source) < mean_diff(strong.images[0], source)
-    assert subtle.parameters["strength"] < strong.parameters["strength"]
+    assert subtle.parameters.strength < strong.parameters.strength
 
 
 @pytest.mark.parametrize("strength", [Strength.SUBTLE, Strength.STRONG])

@@ -162,7 +162,7 @@ def test_three_image_prompts_with_style_and_character(
     )
     result = render(model, request)
     assert len(result.images) == 4
-    assert result.parameters["references"] == {
+    assert result.parameters.references == {
         "images": 3,
         "styles": 2,
         "characters": 1,

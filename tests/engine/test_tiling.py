@@ -48,7 +48,7 @@ def test_tile_is_switched_per_request(tiny: LoadedModel) -> None:
     assert all(conv.padding_mode == "zeros" for conv in convs)  # restored afterwards
     plain = render(tiny, GenerationRequest(prompt=PROMPT, seed=1))
     assert mean_diff(tiled.images[0], plain.images[0]) > 0.5
-    assert tiled.parameters["tile"] is True
+    assert tiled.parameters.tile is True
 
 
 SEAMLESS = 1.12

@@ -3,11 +3,15 @@ Vary, Zoom Out, Custom Zoom, Make Square, pans), with their Remix and Custom Zoo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import discord
 
 from bot.deps import FeatureBot
 from bot.exts.grid.actions import CHILDREN, REMIX_FORM, ZOOM_FORM, GridActions
 from bot.ui.routing import ImageContext, Placement, Surface
+from engine.canvas import can_outpaint
+from engine.request import OutpaintSpec, PanDirection
 
 __all__ = ["setup"]
 
@@ -16,8 +20,18 @@ def _not_upscaled(context: ImageContext) -> bool:
     return not context.upscaled
 
 
-def _not_square(context: ImageContext) -> bool:
-    return not context.square
+def _can(spec: OutpaintSpec) -> Callable[[ImageContext], bool]:
+    """Shown only where the zoom, pan or square can run on this image (a third pan the
+    same way from 16:9 would pass 1:4)."""
+
+    def shown(context: ImageContext) -> bool:
+        return can_outpaint(context.width, context.height, spec)
+
+    return shown
+
+
+def _square_possible(context: ImageContext) -> bool:
+    return not context.square and _can(OutpaintSpec(make_square=True))(context)
 
 
 def _green_with_remix(context: ImageContext) -> discord.ButtonStyle:
@@ -33,14 +47,23 @@ PLACEMENTS = {
     "up_creative": Placement(SINGLE, 0, 1, "Upscale (Creative)", shown=_not_upscaled),
     "vary_subtle": Placement(SINGLE, 0, 2, "Vary (Subtle)", "🪄"),
     "vary_strong": Placement(SINGLE, 0, 3, "Vary (Strong)", "🪄"),
-    "zoom_2": Placement(SINGLE, 1, 0, "Zoom Out 2x", "🔍"),
-    "zoom_15": Placement(SINGLE, 1, 1, "Zoom Out 1.5x", "🔍"),
+    "zoom_2": Placement(SINGLE, 1, 0, "Zoom Out 2x", "🔍", shown=_can(OutpaintSpec(zoom=2.0))),
+    "zoom_15": Placement(SINGLE, 1, 1, "Zoom Out 1.5x", "🔍", shown=_can(OutpaintSpec(zoom=1.5))),
     "zoom_custom": Placement(SINGLE, 1, 2, "Custom Zoom", "🔍"),
-    "square": Placement(SINGLE, 1, 3, "Make Square", "↔️", shown=_not_square),
-    "pan_left": Placement(SINGLE, 2, 0, emoji="⬅️"),
-    "pan_right": Placement(SINGLE, 2, 1, emoji="➡️"),
-    "pan_up": Placement(SINGLE, 2, 2, emoji="⬆️"),
-    "pan_down": Placement(SINGLE, 2, 3, emoji="⬇️"),
+    "square": Placement(SINGLE, 1, 3, "Make Square", "↔️", shown=_square_possible),
+    **{
+        f"pan_{direction}": Placement(
+            SINGLE, 2, order, emoji=emoji, shown=_can(OutpaintSpec(pan=direction))
+        )
+        for order, (direction, emoji) in enumerate(
+            (
+                (PanDirection.LEFT, "⬅️"),
+                (PanDirection.RIGHT, "➡️"),
+                (PanDirection.UP, "⬆️"),
+                (PanDirection.DOWN, "⬇️"),
+            )
+        )
+    },
 }
 
 

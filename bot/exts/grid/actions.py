@@ -23,7 +23,9 @@ from bot.preferences import load_preferences
 from bot.ui.custom_ids import ButtonId, FormId
 from bot.ui.forms import PROMPT_FIELD, prompt_form
 from db import Variability
-from engine.request import PanDirection, Strength
+from engine.canvas import canvas_size
+from engine.errors import InvalidRequestError
+from engine.request import OutpaintSpec, PanDirection, Strength
 from parser import PromptError, parse_one
 
 __all__ = ["CHILDREN", "ZOOM_FORM", "GridActions"]
@@ -127,7 +129,16 @@ class GridActions:
             prompt = parse_one(text, allow_zoom=True)
         except PromptError as error:
             raise prompt_refusal(error, f"Custom Zoom: {text}") from None
-        parent = JobView.of(await load_job(self.deps.db, form.job_id))
+        job = await load_job(self.deps.db, form.job_id, with_images=True)
+        image = next((i for i in job.images if i.index == form.index - 1), None)
+        if image is None:
+            raise UserError("That image is not available.")
+        zoom = OutpaintSpec(zoom=prompt.params.zoom or 2.0, aspect=prompt.params.aspect)
+        try:  # refused now, not after queueing
+            canvas_size(image.width, image.height, zoom)
+        except InvalidRequestError as error:
+            raise UserError(str(error), title="Invalid parameter") from None
+        parent = JobView.of(job)
         settings = parent.spec.settings
         parts = JobSpec.from_prompt(prompt).settings.prompt
         child = children.zoom_out(
