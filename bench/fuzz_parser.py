@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from parser import PromptError, parse  # noqa: E402
-from parser.parse import DEFAULT_MAX_LENGTH  # noqa: E402
+from parser.parse import DEFAULT_MAX_LENGTH, DEFAULT_MAX_TOTAL_LENGTH  # noqa: E402
 
 BUDGET_S = 0.050
 """Every prompt must be parsed within this (issue 13: ≤ 50 ms)."""
@@ -165,6 +165,22 @@ def huge_numbers(rng: random.Random) -> str:
     return text[: DEFAULT_MAX_LENGTH + rng.choice([0, 0, 1])]
 
 
+DENSE = ["--no a ", "a::2 ", "a:: ", "b::-.5 ", "--sref 1::2 ", "https://x.com/a.png ", "x "]
+
+
+def dense_permutations(rng: random.Random) -> str:
+    """The costliest kind: up to 40 permutations of text packed with parameters and ``::``
+    (sized around the limit on everything a text expands to)."""
+    count = rng.randrange(2, 41)
+    group = "{" + ",".join(f"o{i}" for i in range(count)) + "} cat "
+    target = min(
+        DEFAULT_MAX_LENGTH, int(rng.choice([0.8, 1.0, 1.0, 1.2]) * DEFAULT_MAX_TOTAL_LENGTH / count)
+    )
+    pieces = [rng.choice(DENSE)] if rng.random() < 0.7 else DENSE
+    filler = "".join(rng.choice(pieces) for _ in range(target // 3))
+    return (group + filler)[:target]
+
+
 def mutated_corpus(rng: random.Random) -> str:
     text = rng.choice(CORPUS_PROMPTS)
     for _ in range(rng.randrange(1, 8)):
@@ -189,6 +205,7 @@ GENERATORS: dict[str, Callable[[random.Random], str]] = {
     "colons": colon_storm,
     "numbers": huge_numbers,
     "corpus": mutated_corpus,
+    "expand": dense_permutations,
 }
 KINDS = [*GENERATORS, "macros"]
 
@@ -218,7 +235,8 @@ def make_case(seed: int, index: int) -> Case:
         ]
     )
     uses = rng.choice([1, 2, rng.randrange(3, 500)])
-    text = "cat " + " ".join(rng.choice(["--mine", "--mine", "{--mine, b}", "x"]) for _ in range(uses))
+    words = ["--mine", "--mine", "{--mine, b}", "x"]
+    text = "cat " + " ".join(rng.choice(words) for _ in range(uses))
     return Case("macros", text[:DEFAULT_MAX_LENGTH], {"mine": value, "other": "--tile"})
 
 
@@ -336,7 +354,10 @@ def main() -> None:
         return
     started = time.perf_counter()
     step = -(-args.count // args.jobs)
-    ranges = [(args.seed, i, min(i + step, args.count), args.slowest) for i in range(0, args.count, step)]
+    ranges = [
+        (args.seed, start, min(start + step, args.count), args.slowest)
+        for start in range(0, args.count, step)
+    ]
     if args.jobs == 1:
         tallies = [run_range(*ranges[0])]
     else:

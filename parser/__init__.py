@@ -36,6 +36,7 @@ from parser.errors import (
     ConflictingParametersError,
     DuplicateParameterError,
     EmptyPromptError,
+    ExpansionTooLongError,
     GluedValueError,
     ImageOnlyPromptError,
     InvalidURLError,
@@ -55,17 +56,33 @@ from parser.errors import (
     UnsupportedParameterError,
 )
 from parser.macros import MAX_OPTIONS, check_option_name
-from parser.parse import DEFAULT_MAX_PERMUTATIONS, parse, parse_one, parse_suffix
+from parser.parse import (
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_MAX_PERMUTATIONS,
+    DEFAULT_MAX_TOTAL_LENGTH,
+    parse,
+    parse_one,
+    parse_suffix,
+)
+from parser.permutations import MAX_NESTING
 from parser.prompt import ImagePrompt, Mode, Niji, Params, Prompt, StyleRef, TextPart
 from parser.specs import PARAMS, ParamSpec
+from parser.values import MAX_ASPECT, NIJI_STYLES, STYLES
 
 __all__ = [
+    "DEFAULT_MAX_LENGTH",
     "DEFAULT_MAX_PERMUTATIONS",
+    "DEFAULT_MAX_TOTAL_LENGTH",
+    "MAX_ASPECT",
+    "MAX_NESTING",
     "MAX_OPTIONS",
+    "NIJI_STYLES",
     "PARAMS",
+    "STYLES",
     "ConflictingParametersError",
     "DuplicateParameterError",
     "EmptyPromptError",
+    "ExpansionTooLongError",
     "GluedValueError",
     "ImageOnlyPromptError",
     "ImagePrompt",
