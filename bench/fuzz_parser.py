@@ -222,7 +222,9 @@ def make_case(seed: int, index: int) -> Case:
     rng = random.Random(f"{seed}:{index}")
     kind = KINDS[index % len(KINDS)]
     if kind != "macros":
-        suffix = rng.choice(["", "", "", "--ar 2:3", "--s 50 --no text", "--style cute"])
+        suffix = rng.choice(
+            ["", "", "", "--ar 2:3", "--s 50 --no text", "--style cute", "--no a " * 850]
+        )
         return Case(kind, GENERATORS[kind](rng), suffix=suffix)
     # /prefer option macros: long values, used many times, with permutations inside
     value = rng.choice(

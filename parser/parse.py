@@ -72,10 +72,13 @@ def parse(
             max_length,
             len(text),
         )
-    suffix_uses = parse_suffix(suffix) if suffix.strip() else ()
+    suffix_uses = parse_suffix(suffix, max_length=max_length) if suffix.strip() else ()
     expanded = expand_options(text, options or {}, max_length)
     prompts = []
-    for mapped in expand_permutations(expanded, text, max_permutations, max_total_length):
+    permutations = expand_permutations(
+        expanded, text, max_permutations, max_total_length, len(suffix) if suffix_uses else 0
+    )
+    for mapped in permutations:
         where = Located(mapped, text)
         prompts.append(_build(where, read_sections(where), suffix_uses, allow_zoom, niji_default))
     return prompts
@@ -87,8 +90,17 @@ def parse_one(text: str, **kwargs: Any) -> Prompt:
     return prompts[0]
 
 
-def parse_suffix(suffix: str) -> tuple[ParamUse, ...]:
-    """Read a ``/prefer suffix``: parameters only. Raises :class:`SuffixError` on text."""
+def parse_suffix(suffix: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> tuple[ParamUse, ...]:
+    """Read a ``/prefer suffix``: parameters only. Raises :class:`SuffixError` on text and
+    :class:`PromptTooLongError` past ``max_length`` characters."""
+    if len(suffix) > max_length:
+        raise PromptTooLongError(
+            f"The suffix is {len(suffix)} characters long; the limit is {max_length}",
+            suffix,
+            max_length,
+            len(suffix),
+            origin="suffix",
+        )
     where = Located(Mapped.identity(suffix), suffix, origin="suffix")
     lead = len(suffix) - len(suffix.lstrip())
     if not PARAM_START.match(suffix, lead):

@@ -44,11 +44,11 @@ _Node = _Literal | _Escape | _Group
 
 
 def expand_permutations(
-    source: Mapped, original: str, limit: int, max_total_length: int
+    source: Mapped, original: str, limit: int, max_total_length: int, suffix_length: int = 0
 ) -> list[Mapped]:
     """One mapped text per permutation of ``source``; raises :class:`PermutationError`, or
-    :class:`ExpansionTooLongError` when the prompts together would be longer than
-    ``max_total_length`` characters.
+    :class:`ExpansionTooLongError` when the prompts together, each with a suffix of
+    ``suffix_length`` characters, would be longer than ``max_total_length`` characters.
 
     ``original`` is the text the user typed, which ``source`` maps back to (for errors).
     """
@@ -57,7 +57,7 @@ def expand_permutations(
         return [source]
     sequence = _parse(source, original)
     count = _count(sequence, limit + 1)
-    if count > limit or _total_length(sequence) > max_total_length:
+    if count > limit or _total_length(sequence) + count * suffix_length > max_total_length:
         groups = [n for n in sequence if isinstance(n, _Group)]
         start, end = source.span(groups[0].open_at, groups[-1].close_at + 1)
         if count > limit:
@@ -68,9 +68,10 @@ def expand_permutations(
                 end,
                 hint="Use fewer {…} options or split it into several prompts.",
             )
+        with_suffix = " with your suffix" if suffix_length else ""
         raise ExpansionTooLongError(
-            f"This permutation prompt makes {count} prompts that are together more than "
-            f"{max_total_length:,} characters long (the limit)",
+            f"This permutation prompt makes {count} prompts that are together{with_suffix} "
+            f"more than {max_total_length:,} characters long (the limit)",
             original,
             start,
             end,

@@ -168,3 +168,16 @@ def test_limits_total_counts_nested_options_exactly() -> None:
     assert len(parse(text, max_total_length=total)) == 6
     with pytest.raises(ExpansionTooLongError):
         parse(text, max_total_length=total - 1)
+
+
+def test_limits_suffix_counts_toward_the_total_of_every_permutation() -> None:
+    suffix = "--no a " * 120  # 840 characters added to each of the 40 prompts
+    text = "{" + ",".join(f"o{i:02}" for i in range(40)) + "} cat"
+    assert len(parse(text, suffix="--no a")) == 40
+    error = error_of(text, suffix=suffix)
+    assert type(error) is ExpansionTooLongError
+    assert error.origin == "prompt"
+    assert "with your suffix" in error.msg
+    with pytest.raises(PromptError) as caught:
+        parse("cat", suffix="--no a " * 900)  # 6,300 characters: longer than any prompt
+    assert caught.value.origin == "suffix"
