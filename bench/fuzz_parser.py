@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from parser import PromptError, parse  # noqa: E402
+from parser import PARAMS, PromptError, parse  # noqa: E402
 from parser.parse import DEFAULT_MAX_LENGTH, DEFAULT_MAX_TOTAL_LENGTH  # noqa: E402
 
 BUDGET_S = 0.050
@@ -165,6 +165,33 @@ def huge_numbers(rng: random.Random) -> str:
     return text[: DEFAULT_MAX_LENGTH + rng.choice([0, 0, 1])]
 
 
+PARAMETER_NAMES = sorted({name for spec in PARAMS for name in spec.names})
+RUN_UNITS = ["9", "0", ".", ":", "a", "-", ",", " ", "::", "9.", "9:", ".9", "a::", ":9", "{a,"]
+RUN_ENDS = ["", "x", ".", ":", "@", "::", "--", "9", " "]
+
+
+def long_runs(rng: random.Random, serial: int = 0) -> str:
+    """A long run of one small unit, then a character that breaks it, in a parameter's value,
+    a weight, a URL or the text: what makes an ambiguous pattern backtrack (``--ar
+    999…9:999…9.`` took minutes). ``serial`` walks every (place, unit, end) in turn."""
+    unit = RUN_UNITS[serial % len(RUN_UNITS)]
+    end = RUN_ENDS[serial // len(RUN_UNITS) % len(RUN_ENDS)]
+    place = serial // (len(RUN_UNITS) * len(RUN_ENDS)) % (len(PARAMETER_NAMES) + 3)
+    run = unit * (rng.choice([50, 500, 2900, 5900]) // len(unit))
+    if rng.random() < 0.5:  # two runs around a separator: `W:H`, `a::b`
+        run = run[: len(run) // 2] + rng.choice([":", "::", ".", ","]) + run[: len(run) // 2]
+    run += end
+    if place < len(PARAMETER_NAMES):
+        text = f"cat --{PARAMETER_NAMES[place]} {run}"
+    elif place == len(PARAMETER_NAMES):
+        text = f"cat::{run} dog"
+    elif place == len(PARAMETER_NAMES) + 1:
+        text = f"https://x.com/a.png::{run} https://x.com/{run} cat"
+    else:
+        text = f"{run} --ar 1:1"
+    return text[: DEFAULT_MAX_LENGTH + rng.choice([0, 0, 1])]
+
+
 DENSE = ["--no a ", "a::2 ", "a:: ", "b::-.5 ", "--sref 1::2 ", "https://x.com/a.png ", "x "]
 
 
@@ -206,6 +233,7 @@ GENERATORS: dict[str, Callable[[random.Random], str]] = {
     "numbers": huge_numbers,
     "corpus": mutated_corpus,
     "expand": dense_permutations,
+    "runs": long_runs,
 }
 KINDS = [*GENERATORS, "macros"]
 
@@ -221,6 +249,8 @@ class Case:
 def make_case(seed: int, index: int) -> Case:
     rng = random.Random(f"{seed}:{index}")
     kind = KINDS[index % len(KINDS)]
+    if kind == "runs":
+        return Case(kind, long_runs(rng, index // len(KINDS)))
     if kind != "macros":
         suffix = rng.choice(
             ["", "", "", "--ar 2:3", "--s 50 --no text", "--style cute", "--no a " * 850]

@@ -132,13 +132,18 @@ def _build(
         raise problem
     _check_rules(uses, allow_zoom, niji_default)
     values: dict[str, Any] = {}
-    repeated: dict[str, list[Any]] = {}  # one list per key: `--no` 800 times stays linear
+    repeated: list[str] = []  # `--no` keys: gathered in a list, so 800 of them stay linear
     for use in uses:
-        if use.spec.repeatable:
-            repeated.setdefault(use.spec.key, []).extend(use.value)
+        key = use.spec.key
+        if not use.spec.repeatable:
+            values[key] = use.value
+        elif key in values:
+            values[key].extend(use.value)
         else:
-            values[use.spec.key] = use.value
-    values.update((key, tuple(items)) for key, items in repeated.items())
+            values[key] = list(use.value)
+            repeated.append(key)
+    for key in repeated:
+        values[key] = tuple(values[key])
     params = Params(**values)
     return Prompt(sections.images, sections.parts, params, _canonical(sections, uses))
 

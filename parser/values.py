@@ -53,10 +53,16 @@ __all__ = [
     "to_urls",
 ]
 
-# One way to match each number (no `\d+\.?\d*`): an ambiguous pattern backtracks
-# quadratically over a long run of digits, and a 6,000-digit prompt then takes seconds.
-NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-INTEGER = re.compile(r"[+-]?\d+")
+# Patterns over what users type match each text one way only, with possessive quantifiers
+# (`++`, `*+`): an ambiguous one (`\d*\.?\d+`) backtracks polynomially over a long run of
+# digits, and one 6,000-character word then takes seconds (or, for `--ar`, minutes).
+NUMBER = re.compile(r"[+-]?(?:\d++(?:\.\d*+)?+|\.\d++)")
+INTEGER = re.compile(r"[+-]?\d++")
+_DECIMAL = r"(?:\d++(?:\.\d++)?+|\.\d++)"
+_WHOLE_RATIO = re.compile(r"(\d++):(\d++)")
+_DECIMAL_RATIO = re.compile(f"({_DECIMAL}):({_DECIMAL})")
+_OTHER_RATIO = re.compile(r"(\d++)[x×/:](\d++)")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*+")
 MAX_INT_DIGITS = 20
 """More digits than any range in the table needs; longer numbers are out of range unread
 (``int()`` refuses over 4,300 digits and is quadratic below that)."""
@@ -65,6 +71,7 @@ MAX_ASPECT = 4.0
 engine carries the same limit (``engine.sizes.MAX_ASPECT``)."""
 MAX_ASPECT_SIDE = 100_000
 """The largest number on either side of ``--ar`` (``1920:1080`` is fine)."""
+_SIDE_DIGITS = len(str(MAX_ASPECT_SIDE))
 STYLES = ("raw",)
 NIJI_STYLES = ("cute", "expressive", "original", "scenic")
 """Midjourney's niji styles: only with ``--niji``."""
@@ -167,9 +174,11 @@ def to_quality(raw: str, spec: ParamSpec) -> float:
 
 def to_aspect(raw: str, spec: ParamSpec) -> tuple[int, int]:
     word = _one_value(raw)
-    whole = re.fullmatch(r"0*(\d+):0*(\d+)", word)
+    whole = _WHOLE_RATIO.fullmatch(word)
     if whole:
-        if max(len(whole[1]), len(whole[2])) > len(str(MAX_ASPECT_SIDE)):
+        if len(word) > 2 * _SIDE_DIGITS + 1 and any(  # leading zeros: `007:004` is 7:4
+            len(side.lstrip("0")) > _SIDE_DIGITS for side in (whole[1], whole[2])
+        ):
             raise ValueProblem(
                 f"{{name}} sides go up to {MAX_ASPECT_SIDE}, not {quote(word)}", OutOfRangeError
             )
@@ -188,13 +197,13 @@ def to_aspect(raw: str, spec: ParamSpec) -> tuple[int, int]:
                 hint=f"Use a ratio whose longer side is at most {limit} times the shorter.",
             )
         return width, height
-    decimal = re.fullmatch(r"(\d*\.?\d+):(\d*\.?\d+)", word)
+    decimal = _DECIMAL_RATIO.fullmatch(word)
     if decimal:
         raise ValueProblem(
             f"{{name}} takes whole numbers only, not {quote(word)}",
             hint=_whole_ratio_hint(decimal[1], decimal[2], word),
         )
-    other = re.fullmatch(r"(\d+)\s*[x×/:]\s*(\d+)", word)
+    other = _OTHER_RATIO.fullmatch(word)
     hint = (
         f"Write it as {other[1]}:{other[2]}."
         if other and len(word) <= MAX_INT_DIGITS
@@ -237,7 +246,7 @@ def to_style(raw: str, spec: ParamSpec) -> str:
     key = word.lower()
     if key in spec.choices:
         return key
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", word):
+    if not _WORD.fullmatch(word):
         raise ValueProblem(f"{{name}} takes one word of letters, digits and -, not “{quote(word)}”")
     close = difflib.get_close_matches(key, spec.choices, n=3, cutoff=0.5)
     suggestions = tuple(close) or spec.choices
