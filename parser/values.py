@@ -71,7 +71,6 @@ MAX_ASPECT = 4.0
 engine carries the same limit (``engine.sizes.MAX_ASPECT``)."""
 MAX_ASPECT_SIDE = 100_000
 """The largest number on either side of ``--ar`` (``1920:1080`` is fine)."""
-_SIDE_DIGITS = len(str(MAX_ASPECT_SIDE))
 STYLES = ("raw",)
 NIJI_STYLES = ("cute", "expressive", "original", "scenic")
 """Midjourney's niji styles: only with ``--niji``."""
@@ -145,11 +144,19 @@ def to_int(raw: str, spec: ParamSpec) -> int:
         if NUMBER.fullmatch(word):
             raise ValueProblem(f"{{name}} takes a whole number ({spec.values}), not {quote(word)}")
         raise ValueProblem(f"{{name}} takes a number ({spec.values}), not “{quote(word)}”")
-    if len(word.lstrip("+-").lstrip("0")) > MAX_INT_DIGITS:
+    magnitude = _whole(word.lstrip("+-"))
+    if magnitude is None:
         raise _out_of_range(spec, quote(word))
-    value = int(word)
+    value = -magnitude if word.startswith("-") else magnitude
     _in_range(value, spec, word)
     return value
+
+
+def _whole(digits: str) -> int | None:
+    """``digits`` as an int, or ``None`` past :data:`MAX_INT_DIGITS` significant digits
+    (``int()`` refuses over 4,300 digits, leading zeros included)."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= MAX_INT_DIGITS else None
 
 
 def to_float(raw: str, spec: ParamSpec) -> float:
@@ -176,19 +183,14 @@ def to_aspect(raw: str, spec: ParamSpec) -> tuple[int, int]:
     word = _one_value(raw)
     whole = _WHOLE_RATIO.fullmatch(word)
     if whole:
-        if len(word) > 2 * _SIDE_DIGITS + 1 and any(  # leading zeros: `007:004` is 7:4
-            len(side.lstrip("0")) > _SIDE_DIGITS for side in (whole[1], whole[2])
-        ):
+        width, height = _whole(whole[1]), _whole(whole[2])
+        if width is None or height is None or max(width, height) > MAX_ASPECT_SIDE:
             raise ValueProblem(
                 f"{{name}} sides go up to {MAX_ASPECT_SIDE}, not {quote(word)}", OutOfRangeError
             )
-        width, height = int(whole[1]), int(whole[2])
         if width == 0 or height == 0:
-            raise ValueProblem("{name} sides must be positive, not " + word, OutOfRangeError)
-        if max(width, height) > MAX_ASPECT_SIDE:
-            raise ValueProblem(
-                f"{{name}} sides go up to {MAX_ASPECT_SIDE}, not {word}", OutOfRangeError
-            )
+            message = f"{{name}} sides must be positive, not {quote(word)}"
+            raise ValueProblem(message, OutOfRangeError)
         if max(width, height) > MAX_ASPECT * min(width, height):
             limit = f"{MAX_ASPECT:g}"
             raise ValueProblem(
@@ -303,12 +305,13 @@ def to_style_refs(raw: str, spec: ParamSpec) -> tuple[StyleRef, ...]:
             url = _checked_url(ref, (start, end))
             refs.append(StyleRef(url, weight))
         elif ref.isascii() and ref.isdigit():
-            if len(ref.lstrip("0")) > MAX_INT_DIGITS or int(ref) > STYLE_CODE_MAX:
+            code = _whole(ref)
+            if code is None or code > STYLE_CODE_MAX:
                 raise ValueProblem(
                     f"{{name}} style codes go from 0 to {STYLE_CODE_MAX}, not {quote(ref)}",
                     within=(start, end),
                 )
-            refs.append(StyleRef(str(int(ref)), weight))
+            refs.append(StyleRef(str(code), weight))
         elif lowered == "random":
             refs.append(StyleRef(lowered, weight))
         else:

@@ -181,3 +181,36 @@ def test_limits_suffix_counts_toward_the_total_of_every_permutation() -> None:
     with pytest.raises(PromptError) as caught:
         parse("cat", suffix="--no a " * 900)  # 6,300 characters: longer than any prompt
     assert caught.value.origin == "suffix"
+
+
+ZEROS = "0" * 5000  # int() counts leading zeros toward its 4,300-digit limit too
+
+
+@pytest.mark.parametrize(
+    ("text", "given"),
+    [
+        (f"cat --seed {ZEROS}5", {"seed": 5}),
+        (f"cat --s -{ZEROS}", None),  # -0 is 0: within 0–1000
+        (f"cat --ar {ZEROS}7:4", {"aspect": (7, 4)}),
+        (f"cat --sref {ZEROS}12", {"sref": "12"}),
+    ],
+)
+def test_limits_leading_zeros_are_read_without_int_limits(
+    text: str, given: dict[str, object] | None
+) -> None:
+    # found by bench/fuzz_parser.py: `--s 000…0009` (5,900 zeros) was a ValueError
+    [prompt] = parse(text)
+    params = prompt.params.given()
+    if given is None:
+        assert params["stylize"] == 0
+    elif "sref" in given:
+        assert params["sref"][0].ref == given["sref"]
+    else:
+        assert params == given
+
+
+def test_limits_leading_zeros_then_too_many_digits_are_out_of_range() -> None:
+    for text in (f"cat --seed {ZEROS}{'9' * 30}", f"cat --ar {ZEROS}{'9' * 30}:1"):
+        error = error_of(text)
+        assert type(error) is OutOfRangeError
+        assert len(error.msg) < 120

@@ -148,6 +148,7 @@ def test_parse_arbitrary_text_raises_only_prompt_error(text: str) -> None:
 @example("{" * 2999 + "x" + "}" * 2999)  # RecursionError
 @example("cat --seed 1" + "0" * 400)  # OverflowError: int too large to convert to float
 @example("cat --seed " + "7" * 5000)  # ValueError: exceeds the limit (4300 digits)
+@example("cat --s " + "0" * 5900 + "9")  # the same, through leading zeros
 @example("cat --ar 1." + "5" * 400 + ":1")  # OverflowError in the hint
 @example("cat::1" + "0" * 400 + " dog::-1" + "0" * 400)  # inf − inf: a NaN weight accepted
 def test_parse_hostile_text_raises_only_prompt_error(text: str) -> None:
