@@ -3,6 +3,7 @@ frozen :class:`~bot.deps.Deps`, then every feature package (``bot.exts``) regist
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -19,7 +20,8 @@ from bot.jobs.references import ReferenceFetcher
 from bot.jobs.runner import JobRunner
 from bot.moderation import BannedWords
 from bot.ui.routing import Routes
-from db import Database, ImageStore, Limits
+from db import ImageStore, Limits, disk_space, open_database
+from db.faults import check_writable_folder
 from engine import Engine, EngineConfig
 from engine.describe import DescribeConfig, Describer
 from engine.models import resolve_device
@@ -54,11 +56,15 @@ class MjBot(FeatureBot):
 
     async def _build(self) -> Deps:
         settings = self.settings
-        # 1. Storage: migrate the schema before anything reads it.
-        settings.mj_data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.database_url)
-        await db.migrate()
+        # 1. Storage: checked (damage, locks, permissions), backed up and migrated before
+        #    anything reads it; a low disk is said once, loudly.
+        await asyncio.to_thread(check_writable_folder, settings.mj_data_dir)
+        db = await open_database(settings.database_url)
         store = ImageStore(settings.mj_data_dir)
+        await asyncio.to_thread(store.check)
+        space = await asyncio.to_thread(disk_space, settings.mj_data_dir, settings.min_free_disk)
+        if space.low:
+            log.warning("low disk space for %s: %s", settings.mj_data_dir, space.describe())
         # 2. The engine loads its default model off the event loop (seconds to minutes).
         engine = Engine(
             EngineConfig(

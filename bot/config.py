@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     mj_house_style: str | None = None
     mj_house_negative: str | None = None
     mj_house_guidance: float = Field(0.0, ge=-10.0, le=10.0)
+    mj_min_free_disk_mb: int = Field(500, ge=0)
     mj_playground_host: str = "127.0.0.1"
     mj_playground_port: int = Field(8081, ge=0, le=65535)
 
@@ -121,6 +122,11 @@ class Settings(BaseSettings):
             guidance=self.mj_house_guidance,
         )
         return replace(DEFAULT_HOUSE_STYLES, default=default)
+
+    @property
+    def min_free_disk(self) -> int:
+        """Bytes free in the data folder below which start-up and ``/info`` warn."""
+        return self.mj_min_free_disk_mb * 1024 * 1024
 
     @property
     def database_url(self) -> str:

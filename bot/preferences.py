@@ -46,6 +46,11 @@ class Preferences:
     suffix: str = ""
     options: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def niji(self) -> bool:
+        """The user's default model is a niji one (so the niji styles are allowed)."""
+        return self.version is not None and self.version.startswith("niji")
+
 
 async def load_preferences(db: Database, user_id: int) -> Preferences:
     """The user's defaults (a user never seen has the defaults: nothing is written)."""
@@ -102,6 +107,7 @@ def parse_with_preferences(
         options=preferences.options,
         suffix=preferences.suffix,
         max_permutations=max_permutations,
+        niji_default=preferences.niji,
     )
     return [apply_settings(prompt, preferences) for prompt in prompts]
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,7 +19,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["Database", "default_url"]
+from db.backup import backup_sqlite
+from db.errors import SchemaTooNewError
+from db.faults import database_fault
+
+__all__ = ["Database", "default_url", "sqlite_path"]
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +36,28 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{(data_dir / 'mjbot.db').resolve()}"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (``None`` for other databases and ``:memory:``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 class Database:
     """One async engine and its session factory; ``async with db.session()`` is one unit of
-    work (one transaction, committed on success, rolled back on error)."""
+    work (one transaction, committed on success, rolled back on error).
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    Storage faults (disk full, read-only or unwritable database) raised inside a unit of work
+    come out as :class:`~db.errors.StorageFaultError` subclasses naming the database; other
+    database errors (constraints…) propagate unchanged.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, migrations: Path = MIGRATIONS) -> None:
         self.url = url
+        self.path = sqlite_path(url)
         self.is_sqlite = url.startswith("sqlite")
+        self.migrations = migrations
         options: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
@@ -51,38 +73,88 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reads = async_sessionmaker(self._reader, expire_on_commit=False)
 
+    @property
+    def where(self) -> str:
+        """The database for messages: its file, or its URL without the password."""
+        return str(self.path) if self.path else self.engine.url.render_as_string()
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
-            yield session
+        with self._faults_typed():
+            async with self._sessions() as session, session.begin():
+                yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that only reads: on SQLite it does not wait for writers (nor make
         them wait), so quick answers stay quick while jobs are being recorded."""
-        async with self._reads() as session, session.begin():
-            yield session
+        with self._faults_typed():
+            async with self._reads() as session, session.begin():
+                yield session
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest migration (creating it in an empty database)."""
+    async def migrate(self, *, backup_dir: Path | None = None) -> Path | None:
+        """Bring the schema to the newest migration (creating it in an empty database).
+
+        Before a migration changes an existing SQLite database, the database is copied with
+        SQLite's online backup API into ``backup_dir`` (default: ``backups/`` beside it);
+        returns that copy's path, or ``None`` when nothing needed migrating or the database
+        was new. Raises :class:`~db.errors.SchemaTooNewError` for a schema this code does not
+        know (written by a newer mjbot).
+        """
         from alembic import command
         from alembic.config import Config
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        async with self.engine.begin() as connection:
+        config.set_main_option("script_location", str(self.migrations))
+        script = ScriptDirectory.from_config(config)
+        head = script.get_current_head()
 
-            def upgrade(sync_connection: Any) -> None:
-                config.attributes["connection"] = sync_connection
-                command.upgrade(config, "head")
+        def current_state(sync_connection: Any) -> tuple[str | None, bool]:
+            revision = MigrationContext.configure(sync_connection).get_current_revision()
+            return revision, bool(inspect(sync_connection).get_table_names())
 
-            await connection.run_sync(upgrade)
-        log.info("database schema is up to date (%s)", self.engine.url.render_as_string())
+        def upgrade(sync_connection: Any) -> None:
+            config.attributes["connection"] = sync_connection
+            command.upgrade(config, "head")
+
+        with self._faults_typed():
+            # 1. Where is the schema now?
+            async with self.engine.connect() as connection:
+                current, has_tables = await connection.run_sync(current_state)
+            if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+                raise SchemaTooNewError(self.where, current, head or "none")
+            # 2. A copy first, when a migration is about to change existing data.
+            backup = None
+            if current != head and has_tables and self.path is not None:
+                folder = backup_dir or self.path.parent / "backups"
+                backup = await asyncio.to_thread(
+                    backup_sqlite, self.path, folder, f"before-{head}-from-{current or 'none'}"
+                )
+                log.info("database backed up to %s before migrating it to %s", backup, head)
+            # 3. Migrate.
+            async with self.engine.begin() as connection:
+                await connection.run_sync(upgrade)
+        log.info("database schema is up to date (%s)", self.where)
+        return backup
 
     async def close(self) -> None:
         await self.engine.dispose()
         if self._reader is not self.engine:
             await self._reader.dispose()
+
+    @contextmanager
+    def _faults_typed(self) -> Iterator[None]:
+        try:
+            yield
+        except DBAPIError as error:
+            original = error.orig if error.orig is not None else error
+            sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+            fault = database_fault(str(original), sqlstate, self.where)
+            if fault is None:
+                raise
+            raise fault from error
 
 
 def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:

@@ -3,7 +3,9 @@
 A file's name is its SHA-256, so identical images are stored once and a file never changes
 after it is written. Writes go to a temporary file in the same folder, are flushed to disk,
 then renamed into place, so a crash never leaves a half-written image under a real name.
-Callers write the file *before* committing the row that points at it.
+Callers write the file *before* committing the row that points at it. A write the system
+refuses (disk full, permission, read-only) raises a :class:`~db.errors.StorageFaultError`
+naming the folder and the cause, and leaves no temporary file behind.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from db.errors import ImageCorruptError, ImageMissingError
+from db.faults import check_writable_folder, os_fault
 
 __all__ = ["ImageStore", "StoredFile"]
 
@@ -33,12 +36,27 @@ class ImageStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def check(self) -> None:
+        """At start-up: the images folder exists (or is created) and takes new files;
+        raises :class:`~db.errors.StorageFaultError` naming it and the cause."""
+        check_writable_folder(self.root / "images")
+
     def put(self, data: bytes, extension: str) -> StoredFile:
+        """Store ``data``; raises :class:`~db.errors.StorageFaultError` when the system
+        refuses (:class:`~db.errors.DiskFullError`, :class:`~db.errors.NotWritableError`)."""
         digest = hashlib.sha256(data).hexdigest()
         relative = Path("images", digest[:2], digest[2:4], f"{digest}.{extension.lstrip('.')}")
         target = self.root / relative
-        if target.exists() and self._hash(target) == digest:
-            return StoredFile(relative.as_posix(), digest, len(data))
+        try:
+            if target.exists() and self._hash(target) == digest:
+                return StoredFile(relative.as_posix(), digest, len(data))
+            self._write(target, data)
+        except OSError as error:
+            raise os_fault(error, target.parent) from error
+        return StoredFile(relative.as_posix(), digest, len(data))
+
+    @staticmethod
+    def _write(target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -51,7 +69,6 @@ class ImageStore:
             Path(temporary).unlink(missing_ok=True)
             raise
         _fsync_directory(target.parent)
-        return StoredFile(relative.as_posix(), digest, len(data))
 
     def read(self, path: str, sha256: str) -> bytes:
         """The file's bytes, checked against ``sha256``; never silently serves a bad file."""
@@ -60,6 +77,8 @@ class ImageStore:
             data = target.read_bytes()
         except FileNotFoundError:
             raise ImageMissingError(f"image file {path} is missing") from None
+        except OSError as error:
+            raise os_fault(error, target, action="read") from error
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ImageCorruptError(f"image file {path} is corrupt (its hash does not match)")
         return data

@@ -26,7 +26,14 @@ text; image-only prompts reject ``--stylize``, ``--weird`` and ``--sref``; value
 against :data:`PARAMS` and never clamped; only ``--no`` may repeat; ``--niji``/``--v`` and
 ``--fast``/``--relax``/``--turbo`` exclude each other; ``--sw`` needs ``--sref`` and ``--cw``
 needs ``--cref``; a glued value (``--ar16:9``) is an unknown parameter whose hint shows the
-spaced form.
+spaced form; ``--ar`` stays within 1:4 to 4:1 (:data:`MAX_ASPECT`, the engine's too);
+``--style`` is ``raw``, or a niji style with ``--niji``.
+
+Limits, so that any text parses in milliseconds: the prompt, and the prompt with macros
+expanded, are at most ``max_length`` characters; permutations nest at most
+:data:`MAX_NESTING` deep and make at most ``max_permutations`` prompts of at most
+``max_total_length`` characters together (with the suffix); weights and numbers too large
+for a float are errors, not infinities.
 
 The canonical echo (:attr:`Prompt.canonical`) collapses spaces, writes ``—`` as ``--``, keeps
 parameter names as typed and wraps image URLs in ``<…>``; parsing it gives the same prompt.
@@ -36,6 +43,7 @@ from parser.errors import (
     ConflictingParametersError,
     DuplicateParameterError,
     EmptyPromptError,
+    ExpansionTooLongError,
     GluedValueError,
     ImageOnlyPromptError,
     InvalidURLError,
@@ -55,17 +63,33 @@ from parser.errors import (
     UnsupportedParameterError,
 )
 from parser.macros import MAX_OPTIONS, check_option_name
-from parser.parse import DEFAULT_MAX_PERMUTATIONS, parse, parse_one, parse_suffix
+from parser.parse import (
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_MAX_PERMUTATIONS,
+    DEFAULT_MAX_TOTAL_LENGTH,
+    parse,
+    parse_one,
+    parse_suffix,
+)
+from parser.permutations import MAX_NESTING
 from parser.prompt import ImagePrompt, Mode, Niji, Params, Prompt, StyleRef, TextPart
 from parser.specs import PARAMS, ParamSpec
+from parser.values import MAX_ASPECT, NIJI_STYLES, STYLES
 
 __all__ = [
+    "DEFAULT_MAX_LENGTH",
     "DEFAULT_MAX_PERMUTATIONS",
+    "DEFAULT_MAX_TOTAL_LENGTH",
+    "MAX_ASPECT",
+    "MAX_NESTING",
     "MAX_OPTIONS",
+    "NIJI_STYLES",
     "PARAMS",
+    "STYLES",
     "ConflictingParametersError",
     "DuplicateParameterError",
     "EmptyPromptError",
+    "ExpansionTooLongError",
     "GluedValueError",
     "ImageOnlyPromptError",
     "ImagePrompt",

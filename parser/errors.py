@@ -18,6 +18,7 @@ __all__ = [
     "ConflictingParametersError",
     "DuplicateParameterError",
     "EmptyPromptError",
+    "ExpansionTooLongError",
     "GluedValueError",
     "ImageOnlyPromptError",
     "InvalidURLError",
@@ -35,10 +36,19 @@ __all__ = [
     "UnexpectedValueError",
     "UnknownParameterError",
     "UnsupportedParameterError",
+    "quote",
 ]
 
 RENDER_WIDTH = 56
 """Columns of prompt shown by :meth:`PromptError.render`; fits a Discord code block on phones."""
+QUOTE_LIMIT = 40
+"""Characters of the user's text repeated in a message; the span shows the rest."""
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` for a message: cut to ``limit`` characters with an ellipsis, so a message
+    about a 6,000-character word still fits a Discord embed (the span points at all of it)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class PromptError(ValueError):
@@ -139,6 +149,11 @@ class PromptTooLongError(PromptError):
     """The prompt is longer than the configured maximum."""
 
 
+class ExpansionTooLongError(PromptTooLongError):
+    """``/prefer option`` macros or ``{…}`` permutations make the prompt, or all the prompts
+    it expands to together, longer than allowed; the span is the macro or the braces."""
+
+
 class InvalidURLError(PromptError):
     """An image or reference URL is malformed (not a fetch failure: that is the bot's)."""
 
@@ -192,7 +207,8 @@ class RequiresParameterError(PromptError):
 
 
 class PermutationError(PromptError):
-    """Braces of a ``{a, b}`` permutation do not balance, or a group is empty."""
+    """Braces of a ``{a, b}`` permutation do not balance, a group is empty, or groups nest
+    deeper than allowed."""
 
 
 class TooManyPermutationsError(PermutationError):

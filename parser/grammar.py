@@ -8,6 +8,7 @@ three sections, converts each piece, and reports problems at their place in the 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +23,13 @@ from parser.errors import (
     PromptError,
     UnknownParameterError,
     UnsupportedParameterError,
+    quote,
 )
 from parser.prompt import ImagePrompt, TextPart
 from parser.sourcemap import Mapped
-from parser.specs import NUMBER, SPECS_BY_NAME, UNSUPPORTED, ParamSpec, ValueProblem, lookup
+from parser.specs import SPECS_BY_NAME, UNSUPPORTED, ParamSpec, lookup
 from parser.urls import URL_START, check_url, unwrap_url
+from parser.values import NUMBER, ValueProblem, finite_number
 
 __all__ = ["Located", "ParamUse", "Sections", "read_sections"]
 
@@ -37,8 +40,10 @@ _WS = re.compile(r"\s+")
 _COLONS = re.compile(r":{2,}")
 _WEIGHT = re.compile(NUMBER.pattern)
 _URL_TOKEN = re.compile(r"\S+")
+_NAME = re.compile(r"\S*")  # \s is str.isspace, as everywhere else here
 _SKIP_AFTER_URL = re.compile(r"[\s,]*")
 _IMAGE_WEIGHT = re.compile(r"(.+)::(" + NUMBER.pattern + r")?")
+_LONGEST_NAME = max(len(name) for name in SPECS_BY_NAME)
 
 
 def collapse(text: str) -> str:
@@ -124,7 +129,7 @@ def _read_images(where: Located, end: int) -> tuple[list[ImagePrompt], int]:
         if problem or url is None:
             raise where.error(
                 InvalidURLError,
-                f"“{url_text}” is not a valid image URL: {problem}",
+                f"“{quote(url_text)}” is not a valid image URL: {problem}",
                 token.start(),
                 token.start() + len(url_text),
             )
@@ -135,7 +140,14 @@ def _read_images(where: Located, end: int) -> tuple[list[ImagePrompt], int]:
                 token.start(),
                 token.start() + len(word),
             )
-        weight = float(weight_text) if weight_text else 1.0
+        weight = finite_number(weight_text) if weight_text else 1.0
+        if weight is None:
+            raise where.error(
+                InvalidWeightError,
+                "This image weight is too large",
+                token.start() + len(url_text),
+                token.start() + len(word),
+            )
         images.append(ImagePrompt(url, weight, weight_text))
         skip = _SKIP_AFTER_URL.match(text, token.end(), end)
         pos = skip.end() if skip else token.end()
@@ -162,20 +174,32 @@ def _read_parts(where: Located, start: int, end: int) -> list[TextPart]:
         if not part_text:
             raise where.error(
                 InvalidWeightError,
-                f"There is nothing before “::{weight_text}” to weigh",
+                f"There is nothing before “::{quote(weight_text)}” to weigh",
                 separator,
                 after,
                 hint="Write a concept before ::, like “space::2 ship”.",
             )
-        parts.append(TextPart(part_text, float(weight_text or 1), weight_text))
+        value = finite_number(weight_text) if weight_text else 1.0
+        if value is None:
+            raise where.error(InvalidWeightError, "This weight is too large", separator, after)
+        parts.append(TextPart(part_text, value, weight_text))
         part_start = pos = after
-    if parts and sum(p.weight for p in parts) <= 0:
+    total = sum(p.weight for p in parts)
+    if parts and total <= 0:
         raise where.error(
             InvalidWeightError,
             "The weights of the prompt's parts must add up to more than 0",
             start,
             end,
             hint="Raise a positive weight or make a negative one smaller.",
+        )
+    if not math.isfinite(total):
+        raise where.error(
+            InvalidWeightError,
+            "The weights of the prompt's parts are too large",
+            start,
+            end,
+            hint="Use weights like ::2 or ::0.5; only their proportions matter.",
         )
     return parts
 
@@ -189,17 +213,19 @@ def _read_params(where: Located, start: int) -> list[ParamUse]:
     for index, dash in enumerate(starts):
         stop = starts[index + 1] if index + 1 < len(starts) else len(text)
         name_start = dash + (1 if text[dash] == "—" else 2)
-        name_end = name_start
-        while name_end < stop and not text[name_end].isspace():
-            name_end += 1
+        name_end = _NAME.match(text, name_start, stop).end()  # type: ignore[union-attr]
         name = text[name_start:name_end]
         spec = lookup(name)
         if spec is None:
             raise _unknown(where, name, dash, name_end)
         segment = text[name_end:stop]
-        value_start = name_end + len(segment) - len(segment.lstrip())
-        value_end = max(value_start, name_end + len(segment.rstrip()))
-        raw = collapse(segment)
+        words = segment.split()
+        raw = " ".join(words)  # collapse(), inlined: this loop is the parser's hottest
+        if words:
+            value_start = name_end + segment.index(words[0])
+            value_end = name_end + len(segment.rstrip())
+        else:
+            value_start = value_end = name_end + len(segment)
         try:
             value = spec.convert(raw, spec)
         except ValueProblem as problem:
@@ -226,7 +252,15 @@ def _value_error(
         start, end = value_span
     message = problem.message.replace("{name}", f"--{name}")
     hint = problem.hint.replace("{name}", f"--{name}") if problem.hint else None
-    return where.error(problem.kind, message, start, end, parameter=spec.key, hint=hint)
+    return where.error(
+        problem.kind,
+        message,
+        start,
+        end,
+        parameter=spec.key,
+        hint=hint,
+        suggestions=problem.suggestions,
+    )
 
 
 def _raw_to_text(text: str, start: int, end: int, within: tuple[int, int]) -> tuple[int, int]:
@@ -252,7 +286,7 @@ def _unknown(where: Located, name: str, start: int, end: int) -> PromptError:
     if lowered in UNSUPPORTED:
         return where.error(
             UnsupportedParameterError,
-            f"--{name} {UNSUPPORTED[lowered]}",
+            f"--{quote(name)} {UNSUPPORTED[lowered]}",
             start,
             end,
             parameter=lowered,
@@ -263,11 +297,11 @@ def _unknown(where: Located, name: str, start: int, end: int) -> PromptError:
         spaced = f"--{name[: len(name) - len(value)]} {value}"
         return where.error(
             GluedValueError,
-            f"Unknown parameter --{name}: put a space between the name and value",
+            f"Unknown parameter --{quote(name)}: put a space between the name and value",
             start,
             end,
             parameter=spec.key,
-            hint=f"Write {spaced}",
+            hint=f"Write {quote(spaced)}",
             suggestions=[spaced],
         )
     close = difflib.get_close_matches(lowered, [*SPECS_BY_NAME], n=3, cutoff=0.6)
@@ -275,7 +309,7 @@ def _unknown(where: Located, name: str, start: int, end: int) -> PromptError:
     hint = f"Did you mean {' or '.join(suggestions)}?" if suggestions else None
     return where.error(
         UnknownParameterError,
-        f"Unrecognized parameter --{name}",
+        f"Unrecognized parameter --{quote(name)}",
         start,
         end,
         hint=hint,
@@ -285,7 +319,7 @@ def _unknown(where: Located, name: str, start: int, end: int) -> PromptError:
 
 def _split_glued(name: str) -> tuple[ParamSpec, str] | None:
     """``ar16:9`` → (aspect, ``16:9``): the longest parameter name followed by a value."""
-    for cut in range(len(name) - 1, 0, -1):
+    for cut in range(min(len(name) - 1, _LONGEST_NAME), 0, -1):
         spec = SPECS_BY_NAME.get(name[:cut])
         rest = name[cut:]
         if spec is not None and not spec.flag and rest[0] in "0123456789.:+-":

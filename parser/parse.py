@@ -18,12 +18,25 @@ from parser.macros import expand_options
 from parser.permutations import escape, expand_permutations
 from parser.prompt import Params, Prompt
 from parser.sourcemap import Mapped
+from parser.values import NIJI_STYLES
 
-__all__ = ["DEFAULT_MAX_LENGTH", "DEFAULT_MAX_PERMUTATIONS", "parse", "parse_one", "parse_suffix"]
+__all__ = [
+    "DEFAULT_MAX_LENGTH",
+    "DEFAULT_MAX_PERMUTATIONS",
+    "DEFAULT_MAX_TOTAL_LENGTH",
+    "parse",
+    "parse_one",
+    "parse_suffix",
+]
 
 DEFAULT_MAX_PERMUTATIONS = 40
 DEFAULT_MAX_LENGTH = 6000
-"""Discord's limit for a slash-command string option."""
+"""Discord's limit for a slash-command string option; also the limit after macros."""
+DEFAULT_MAX_TOTAL_LENGTH = 30_000
+"""All the prompts one text expands to, together (40 of 750 characters, or 5 of 6,000):
+reading costs up to ~0.5 µs a character in prompts dense with parameters or ``::`` (more on a
+busy machine), so this keeps the slowest text well inside the 50 ms budget
+(``bench/fuzz_parser.py`` measures it)."""
 
 
 def parse(
@@ -33,18 +46,24 @@ def parse(
     suffix: str = "",
     max_permutations: int = DEFAULT_MAX_PERMUTATIONS,
     max_length: int = DEFAULT_MAX_LENGTH,
+    max_total_length: int = DEFAULT_MAX_TOTAL_LENGTH,
     allow_zoom: bool = False,
+    niji_default: bool = False,
 ) -> list[Prompt]:
     """Parse ``text`` into one :class:`Prompt` per permutation.
 
-    1. ``--name`` macros from ``options`` are expanded;
-    2. ``{a, b}`` permutations are expanded (at most ``max_permutations`` prompts);
+    1. ``--name`` macros from ``options`` are expanded (to at most ``max_length`` characters);
+    2. ``{a, b}`` permutations are expanded (at most ``max_permutations`` prompts, at most
+       ``max_total_length`` characters together);
     3. each prompt is read: image URLs, ``::`` parts, parameters;
     4. ``suffix`` parameters are added where the prompt does not set them itself;
     5. rules between parameters are checked and the canonical echo is written.
 
-    ``allow_zoom`` permits ``--zoom`` (only the Custom Zoom box does). Raises
-    :class:`~parser.errors.PromptError` with a span into ``text`` (or into ``suffix``).
+    ``allow_zoom`` permits ``--zoom`` (only the Custom Zoom box does). ``niji_default`` says
+    that a prompt naming no model runs on a niji one (the user's ``/settings``), so niji
+    styles need no ``--niji``. Raises :class:`~parser.errors.PromptError` with a span into
+    ``text`` (or into ``suffix``). Bounded: with the default limits any text takes a few
+    milliseconds (``bench/fuzz_parser.py`` measures the worst).
     """
     if len(text) > max_length:
         raise PromptTooLongError(
@@ -53,12 +72,15 @@ def parse(
             max_length,
             len(text),
         )
-    suffix_uses = parse_suffix(suffix) if suffix.strip() else ()
-    expanded = expand_options(text, options or {})
+    suffix_uses = parse_suffix(suffix, max_length=max_length) if suffix.strip() else ()
+    expanded = expand_options(text, options or {}, max_length)
     prompts = []
-    for mapped in expand_permutations(expanded, text, max_permutations):
+    permutations = expand_permutations(
+        expanded, text, max_permutations, max_total_length, len(suffix) if suffix_uses else 0
+    )
+    for mapped in permutations:
         where = Located(mapped, text)
-        prompts.append(_build(where, read_sections(where), suffix_uses, allow_zoom))
+        prompts.append(_build(where, read_sections(where), suffix_uses, allow_zoom, niji_default))
     return prompts
 
 
@@ -68,8 +90,17 @@ def parse_one(text: str, **kwargs: Any) -> Prompt:
     return prompts[0]
 
 
-def parse_suffix(suffix: str) -> tuple[ParamUse, ...]:
-    """Read a ``/prefer suffix``: parameters only. Raises :class:`SuffixError` on text."""
+def parse_suffix(suffix: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> tuple[ParamUse, ...]:
+    """Read a ``/prefer suffix``: parameters only. Raises :class:`SuffixError` on text and
+    :class:`PromptTooLongError` past ``max_length`` characters."""
+    if len(suffix) > max_length:
+        raise PromptTooLongError(
+            f"The suffix is {len(suffix)} characters long; the limit is {max_length}",
+            suffix,
+            max_length,
+            len(suffix),
+            origin="suffix",
+        )
     where = Located(Mapped.identity(suffix), suffix, origin="suffix")
     lead = len(suffix) - len(suffix.lstrip())
     if not PARAM_START.match(suffix, lead):
@@ -88,19 +119,31 @@ def parse_suffix(suffix: str) -> tuple[ParamUse, ...]:
 
 
 def _build(
-    where: Located, sections: Sections, suffix: Sequence[ParamUse], allow_zoom: bool
+    where: Located,
+    sections: Sections,
+    suffix: Sequence[ParamUse],
+    allow_zoom: bool,
+    niji_default: bool,
 ) -> Prompt:
     _check_each_once(sections.params)
     uses = _with_suffix(sections.params, suffix)
     problem = image_only_error(where, sections, uses)
     if problem is not None:
         raise problem
-    _check_rules(uses, allow_zoom)
+    _check_rules(uses, allow_zoom, niji_default)
     values: dict[str, Any] = {}
+    repeated: list[str] = []  # `--no` keys: gathered in a list, so 800 of them stay linear
     for use in uses:
-        values[use.spec.key] = (
-            (values.get(use.spec.key, ()) + use.value) if use.spec.repeatable else use.value
-        )
+        key = use.spec.key
+        if not use.spec.repeatable:
+            values[key] = use.value
+        elif key in values:
+            values[key].extend(use.value)
+        else:
+            values[key] = list(use.value)
+            repeated.append(key)
+    for key in repeated:
+        values[key] = tuple(values[key])
     params = Params(**values)
     return Prompt(sections.images, sections.parts, params, _canonical(sections, uses))
 
@@ -134,9 +177,16 @@ def _with_suffix(uses: Sequence[ParamUse], suffix: Sequence[ParamUse]) -> list[P
     return [*uses, *kept]
 
 
-def _check_rules(uses: Sequence[ParamUse], allow_zoom: bool) -> None:
+def _check_rules(uses: Sequence[ParamUse], allow_zoom: bool, niji_default: bool) -> None:
     keys = {use.spec.key for use in uses}
+    on_niji = "niji" in keys or (niji_default and "version" not in keys)
     for use in uses:
+        if use.spec.key == "style" and use.value in NIJI_STYLES and not on_niji:
+            raise use.error(
+                RequiresParameterError,
+                f"--{use.name} {use.value} is a niji style: it only works together with --niji",
+                hint=f"Add --niji, or use --{use.name} raw.",
+            )
         needed = use.spec.requires
         if needed is not None and needed not in keys:
             raise use.error(

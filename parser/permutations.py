@@ -1,20 +1,25 @@
 """Permutation prompts: ``a {red, green} bird`` becomes one prompt per option.
 
-Groups multiply (Cartesian product) and nest; ``\\,``, ``\\{`` and ``\\}`` are literal
-characters; spaces around the options are trimmed. The number of prompts is counted before
-anything is expanded, so ``{a,b}`` written twenty times fails fast instead of running away.
+Groups multiply (Cartesian product) and nest (at most :data:`MAX_NESTING` deep);
+``\\,``, ``\\{`` and ``\\}`` are literal characters; spaces around the options are trimmed. The
+number of prompts and their total length are computed before anything is expanded, so
+``{a,b}`` written twenty times, or forty copies of a long prompt, fail fast instead of
+running away.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from parser.errors import PermutationError, TooManyPermutationsError
+from parser.errors import ExpansionTooLongError, PermutationError, TooManyPermutationsError
 from parser.sourcemap import Mapped, MappedBuilder
 
-__all__ = ["ESCAPABLE", "escape", "expand_permutations"]
+__all__ = ["ESCAPABLE", "MAX_NESTING", "escape", "expand_permutations"]
 
 ESCAPABLE = ",{}"
+MAX_NESTING = 10
+"""Groups inside groups, at most this deep: Midjourney's examples nest two; the expansion is
+recursive, and a prompt of 3,000 ``{`` must be an error, not a crash."""
 
 
 @dataclass(slots=True)
@@ -38,8 +43,12 @@ class _Group:
 _Node = _Literal | _Escape | _Group
 
 
-def expand_permutations(source: Mapped, original: str, limit: int) -> list[Mapped]:
-    """One mapped text per permutation of ``source``; raises :class:`PermutationError`.
+def expand_permutations(
+    source: Mapped, original: str, limit: int, max_total_length: int, suffix_length: int = 0
+) -> list[Mapped]:
+    """One mapped text per permutation of ``source``; raises :class:`PermutationError`, or
+    :class:`ExpansionTooLongError` when the prompts together, each with a suffix of
+    ``suffix_length`` characters, would be longer than ``max_total_length`` characters.
 
     ``original`` is the text the user typed, which ``source`` maps back to (for errors).
     """
@@ -48,15 +57,25 @@ def expand_permutations(source: Mapped, original: str, limit: int) -> list[Mappe
         return [source]
     sequence = _parse(source, original)
     count = _count(sequence, limit + 1)
-    if count > limit:
+    if count > limit or _total_length(sequence) + count * suffix_length > max_total_length:
         groups = [n for n in sequence if isinstance(n, _Group)]
         start, end = source.span(groups[0].open_at, groups[-1].close_at + 1)
-        raise TooManyPermutationsError(
-            f"This permutation prompt makes more than {limit} prompts (the limit is {limit})",
+        if count > limit:
+            raise TooManyPermutationsError(
+                f"This permutation prompt makes more than {limit} prompts (the limit is {limit})",
+                original,
+                start,
+                end,
+                hint="Use fewer {…} options or split it into several prompts.",
+            )
+        with_suffix = " with your suffix" if suffix_length else ""
+        raise ExpansionTooLongError(
+            f"This permutation prompt makes {count} prompts that are together{with_suffix} "
+            f"more than {max_total_length:,} characters long (the limit)",
             original,
             start,
             end,
-            hint="Use fewer {…} options or split it into several prompts.",
+            hint="Use fewer {…} options, or a shorter prompt.",
         )
     results = []
     for pieces in _expand(sequence):
@@ -72,7 +91,7 @@ def expand_permutations(source: Mapped, original: str, limit: int) -> list[Mappe
 
 def escape(text: str) -> str:
     """Write ``text`` so that expanding permutations in it gives ``text`` back."""
-    if not any(c in text for c in ESCAPABLE):
+    if "{" not in text and "}" not in text and "," not in text:  # ESCAPABLE, unrolled: hot
         return text
     out: list[str] = []
     for i, char in enumerate(text):
@@ -103,6 +122,14 @@ def _parse(source: Mapped, original: str) -> list[_Node]:
             literal_start = i
             continue
         if char == "{":
+            if len(stack) == MAX_NESTING:
+                raise _error(
+                    source,
+                    original,
+                    f"Permutations nest more than {MAX_NESTING} deep here",
+                    i,
+                    "Use fewer {…} inside {…}, or write \\{ for a literal brace.",
+                )
             flush(i)
             group = _Group(i)
             stack.append((group, current))
@@ -172,6 +199,26 @@ def _count(sequence: list[_Node], cap: int) -> int:
             total *= min(cap, sum(_count(option, cap) for option in node.options))
             total = min(total, cap)
     return total
+
+
+def _total_length(sequence: list[_Node]) -> int:
+    """The summed length of all the texts ``sequence`` expands to (call after :func:`_count`
+    has bounded their number, so this stays small)."""
+    return _sizes(sequence)[1]
+
+
+def _sizes(sequence: list[_Node]) -> tuple[int, int]:
+    """(number of texts, their summed length) for ``sequence``."""
+    count, length = 1, 0
+    for node in sequence:
+        if isinstance(node, _Group):
+            options = [_sizes(option) for option in node.options]
+            n, size = sum(o[0] for o in options), sum(o[1] for o in options)
+        else:
+            n, size = 1, (node.end - node.start if isinstance(node, _Literal) else 1)
+        # every text so far is followed by each of this node's n texts, and vice versa
+        count, length = count * n, length * n + size * count
+    return count, length
 
 
 def _expand(sequence: list[_Node]) -> list[list[_Literal | _Escape]]:

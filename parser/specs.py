@@ -1,55 +1,35 @@
 """The parameter table: one :class:`ParamSpec` per parameter drives parsing, validation and docs.
 
 Each spec names the parameter (canonical long name first, then aliases), converts the raw
-value text to a typed value, and describes itself for ``/help`` and the README table.
-Converters raise :class:`ValueProblem`; the parser turns it into a :class:`PromptError` that
-points at the value in the user's text. Messages say ``{name}`` where the parameter's name,
-as the user typed it, goes.
+value text to a typed value (with a converter from :mod:`parser.values`), and describes itself
+for ``/help`` and the README table.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from parser.errors import (
-    InvalidURLError,
-    InvalidValueError,
-    InvalidWeightError,
-    MissingValueError,
-    OutOfRangeError,
-    PromptError,
-    UnexpectedValueError,
+from parser.prompt import Mode
+from parser.values import (
+    MAX_ASPECT,
+    NIJI_STYLES,
+    STYLES,
+    to_aspect,
+    to_choice,
+    to_flag,
+    to_float,
+    to_int,
+    to_list,
+    to_niji,
+    to_quality,
+    to_style,
+    to_style_refs,
+    to_urls,
 )
-from parser.prompt import Mode, Niji, StyleRef
-from parser.urls import check_url, unwrap_url
 
-__all__ = ["PARAMS", "SPECS_BY_NAME", "UNSUPPORTED", "ParamSpec", "ValueProblem", "lookup"]
-
-NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
-INTEGER = re.compile(r"[+-]?\d+")
-_WEIGHTED = re.compile(r"(.+?)::(" + NUMBER.pattern + r")?")
-
-
-class ValueProblem(Exception):
-    """Raised by converters; ``within`` narrows the span to part of the value."""
-
-    def __init__(
-        self,
-        message: str,
-        kind: type[PromptError] = InvalidValueError,
-        hint: str | None = None,
-        within: tuple[int, int] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.hint = hint
-        self.within = within
-
+__all__ = ["PARAMS", "SPECS_BY_NAME", "UNSUPPORTED", "ParamSpec", "lookup"]
 
 Converter = Callable[[str, "ParamSpec"], Any]
 
@@ -82,223 +62,12 @@ class ParamSpec:
     """The value of a flag."""
 
 
-# -- converters ---------------------------------------------------------------------------
-
-
-def _one_value(raw: str) -> str:
-    """The value, which must be a single word; extra words usually are misplaced prompt text."""
-    if not raw:
-        raise ValueProblem("{name} needs a value", MissingValueError)
-    first, _, rest = raw.partition(" ")
-    if rest:
-        raise ValueProblem(
-            f"{{name}} takes one value, but got “{raw}”",
-            hint=f"Text after a parameter becomes its value: move “{rest}” before the parameters.",
-            within=(len(first) + 1, len(raw)),
-        )
-    return first
-
-
-def _in_range(value: float, spec: ParamSpec) -> None:
-    if spec.low is None or spec.high is None:
-        raise TypeError(f"{spec.key} has no range in the parameter table")
-    if not spec.low <= value <= spec.high:
-        raise ValueProblem(
-            f"{{name}} must be between {spec.values.replace('–', ' and ')}, not {_fmt(value)}",
-            OutOfRangeError,
-        )
-
-
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(value)
-
-
-def to_int(raw: str, spec: ParamSpec) -> int:
-    word = _one_value(raw)
-    if not INTEGER.fullmatch(word):
-        if NUMBER.fullmatch(word):
-            raise ValueProblem(f"{{name}} takes a whole number ({spec.values}), not {word}")
-        raise ValueProblem(f"{{name}} takes a number ({spec.values}), not “{word}”")
-    value = int(word)
-    _in_range(value, spec)
-    return value
-
-
-def to_float(raw: str, spec: ParamSpec) -> float:
-    word = _one_value(raw)
-    if not NUMBER.fullmatch(word):
-        raise ValueProblem(f"{{name}} takes a number ({spec.values}), not “{word}”")
-    value = float(word)
-    _in_range(value, spec)
-    return value
-
-
-def to_quality(raw: str, spec: ParamSpec) -> float:
-    word = _one_value(raw)
-    allowed = [float(c) for c in spec.choices]
-    if NUMBER.fullmatch(word) and float(word) in allowed:
-        return float(word)
-    raise ValueProblem(
-        f"{{name}} must be one of {', '.join(spec.choices)}, not “{word}”", OutOfRangeError
-    )
-
-
-def to_aspect(raw: str, spec: ParamSpec) -> tuple[int, int]:
-    word = _one_value(raw)
-    whole = re.fullmatch(r"(\d+):(\d+)", word)
-    if whole:
-        width, height = int(whole[1]), int(whole[2])
-        if width == 0 or height == 0:
-            raise ValueProblem("{name} sides must be positive, not " + word, OutOfRangeError)
-        return width, height
-    decimal = re.fullmatch(r"(\d*\.?\d+):(\d*\.?\d+)", word)
-    if decimal:
-        raise ValueProblem(
-            f"{{name}} takes whole numbers only, not {word}",
-            hint=f"Use {_whole_ratio(decimal[1], decimal[2])} instead of {word}.",
-        )
-    other = re.fullmatch(r"(\d+)\s*[x×/:]\s*(\d+)", word)
-    hint = f"Write it as {other[1]}:{other[2]}." if other else "Write it as W:H, like 16:9."
-    raise ValueProblem(f"{{name}} takes a ratio W:H, not “{word}”", hint=hint)
-
-
-def _whole_ratio(width: str, height: str) -> str:
-    places = max(len(s.partition(".")[2]) for s in (width, height))
-    w, h = round(float(width) * 10**places), round(float(height) * 10**places)
-    if w == 0 or h == 0:
-        return "W:H with positive whole numbers"
-    d = math.gcd(w, h)
-    return f"{w // d}:{h // d}"
-
-
-def to_choice(raw: str, spec: ParamSpec) -> str:
-    word = _one_value(raw)
-    key = word.lower()
-    normal = _VERSION_ALIASES.get(key, key) if spec.key == "version" else key
-    if normal not in spec.choices:
-        raise ValueProblem(f"{{name}} must be one of {spec.values}, not “{word}”", OutOfRangeError)
-    return normal
-
-
-def to_niji(raw: str, spec: ParamSpec) -> Niji:
-    return Niji(to_choice(raw, spec) if raw else None)
-
-
-def to_word(raw: str, spec: ParamSpec) -> str:
-    word = _one_value(raw)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", word):
-        raise ValueProblem(f"{{name}} takes one word of letters, digits and -, not “{word}”")
-    return word.lower()
-
-
-def to_flag(raw: str, spec: ParamSpec) -> Any:
-    if raw:
-        raise ValueProblem(
-            f"{{name}} takes no value, but got “{raw}”",
-            UnexpectedValueError,
-            hint=f"Text after a parameter becomes its value: move “{raw}” before the parameters.",
-        )
-    return spec.constant
-
-
-def to_list(raw: str, spec: ParamSpec) -> tuple[str, ...]:
-    items = tuple(item.strip() for item in raw.split(","))
-    items = tuple(item for item in items if item)
-    if not items:
-        raise ValueProblem(
-            "{name} needs something to leave out, like “{name} text, people”", MissingValueError
-        )
-    return items
-
-
-def _tokens(raw: str) -> list[tuple[int, int]]:
-    """Spans of the whitespace- or comma-separated words of ``raw``."""
-    return [m.span() for m in re.finditer(r"[^\s,]+", raw)]
-
-
-STYLE_CODE_MAX = 2**32 - 1
-
-
-def to_style_refs(raw: str, spec: ParamSpec) -> tuple[StyleRef, ...]:
-    spans = _tokens(raw)
-    if not spans:
-        raise ValueProblem("{name} needs an image URL, a style code or random", MissingValueError)
-    refs: list[StyleRef] = []
-    for start, end in spans:
-        token = raw[start:end]
-        ref, weight = _split_weight(token, (start, end))
-        lowered = ref.lower()
-        if lowered.startswith(("http://", "https://", "<http://", "<https://")):
-            url = _checked_url(ref, (start, end))
-            refs.append(StyleRef(url, weight))
-        elif ref.isascii() and ref.isdigit():
-            if int(ref) > STYLE_CODE_MAX:
-                raise ValueProblem(
-                    f"{{name}} style codes go from 0 to {STYLE_CODE_MAX}, not {ref}",
-                    within=(start, end),
-                )
-            refs.append(StyleRef(str(int(ref)), weight))
-        elif lowered == "random":
-            refs.append(StyleRef(lowered, weight))
-        else:
-            raise ValueProblem(
-                f"{{name}} takes image URLs, numeric style codes or random, not “{ref}”",
-                within=(start, end),
-            )
-    if sum(r.weight for r in refs) <= 0:
-        raise ValueProblem("{name} weights must add up to more than 0", InvalidWeightError)
-    return tuple(refs)
-
-
-def to_urls(raw: str, spec: ParamSpec) -> tuple[str, ...]:
-    spans = _tokens(raw)
-    if not spans:
-        raise ValueProblem("{name} needs one or more image URLs", MissingValueError)
-    urls: list[str] = []
-    for start, end in spans:
-        token = raw[start:end]
-        if "::" in token and not token.startswith("<"):
-            raise ValueProblem(
-                "{name} takes no ::weights",
-                InvalidWeightError,
-                hint="Use --cw 0–100 to set how much of the character to keep.",
-                within=(start, end),
-            )
-        urls.append(_checked_url(token, (start, end)))
-    return tuple(urls)
-
-
-def _split_weight(token: str, span: tuple[int, int]) -> tuple[str, float]:
-    match = _WEIGHTED.fullmatch(token)
-    if not match:
-        return token, 1.0
-    if match[2] is None:
-        raise ValueProblem(
-            "“::” must be followed by a weight number", InvalidWeightError, within=span
-        )
-    weight = float(match[2])
-    if weight < 0:
-        raise ValueProblem("{name} weights can't be negative", InvalidWeightError, within=span)
-    return match[1], weight
-
-
-def _checked_url(token: str, span: tuple[int, int]) -> str:
-    url = unwrap_url(token)
-    problem = check_url(url) if url is not None else "a URL in <…> must end with “>”"
-    if problem or url is None:
-        raise ValueProblem(f"“{token}” is not a valid URL: {problem}", InvalidURLError, within=span)
-    return url
-
-
-_VERSION_ALIASES = {"5.0": "5", "6.0": "6", "7.0": "7"}
-
-
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "aspect",
         ("ar", "aspect"),
         to_aspect,
-        "W:H, whole numbers",
+        f"W:H, whole numbers, 1:{MAX_ASPECT:g} to {MAX_ASPECT:g}:1",
         "1:1",
         "Aspect ratio of the images (about the model's native pixel count).",
     ),
@@ -363,10 +132,11 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "style",
         ("style",),
-        to_word,
-        "one word (raw, …)",
+        to_style,
+        f"{', '.join(STYLES)}; with --niji: {', '.join(NIJI_STYLES)}",
         "—",
         "Style preset; raw means less of the house style.",
+        choices=(*STYLES, *NIJI_STYLES),
     ),
     ParamSpec(
         "stylize",
@@ -497,7 +267,7 @@ PARAMS: tuple[ParamSpec, ...] = (
         to_flag,
         "flag",
         "your setting",
-        "Run this job in turbo mode (fewer steps, top priority).",
+        "Run this job in turbo mode: ahead of fast jobs, double GPU time; same steps and image.",
         flag=True,
         slot="mode",
         constant=Mode.TURBO,

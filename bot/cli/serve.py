@@ -107,6 +107,7 @@ async def _run_bot(settings: Settings) -> int:
     import discord
 
     from bot.app import MjBot
+    from db import StorageError
 
     assert settings.discord_token is not None  # noqa: S101 - set above or by the user
     bot = MjBot(settings)
@@ -125,6 +126,9 @@ async def _run_bot(settings: Settings) -> int:
             await runner
         except discord.LoginFailure:
             log.error("Discord refused DISCORD_TOKEN; check it in the developer portal")
+            return 1
+        except StorageError as error:  # damaged, locked or unwritable storage: said plainly
+            print(f"error: {error}", file=sys.stderr)
             return 1
         finally:
             stopper.cancel()

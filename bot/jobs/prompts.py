@@ -47,7 +47,11 @@ async def check_prompt(
     try:
         if edited:
             prompts = await asyncio.to_thread(
-                parse, text, options=preferences.options, max_permutations=1
+                parse,
+                text,
+                options=preferences.options,
+                max_permutations=1,
+                niji_default=preferences.niji,
             )
         else:
             prompts = await asyncio.to_thread(

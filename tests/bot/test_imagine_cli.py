@@ -39,7 +39,7 @@ def test_imagine_cli_writes_a_reproducible_grid(tmp_path: Path, data_dir: Path) 
     assert "100%" in result.stderr
     run(["a red fox --ar 16:9 --seed 42", "--out", str(second)], data_dir)
     with Image.open(first) as grid:
-        assert grid.size == (640, 384)  # 2×2 cells of 320×192 (16:9 at the tiny model's 256)
+        assert grid.size == (672, 384)  # 2×2 cells of 336×192 (16:9 at the tiny model's 256)
     assert first.read_bytes() == second.read_bytes()
     assert any(p.name.startswith("builtin-tiny-sd") for p in (data_dir / "models").iterdir())
 

@@ -18,8 +18,8 @@ def canonical(text: str, preferences: Preferences) -> list[str]:
 def test_settings_fill_what_the_prompt_does_not_set() -> None:
     preferences = Preferences(version="6.1", stylize=250, raw=True)
     assert canonical("a cat", preferences) == ["a cat --v 6.1 --style raw --s 250"]
-    assert canonical("a cat --s 10 --style cute", preferences) == [
-        "a cat --s 10 --style cute --v 6.1"
+    assert canonical("a cat --s 10 --style raw", preferences) == [
+        "a cat --s 10 --style raw --v 6.1"
     ]
     assert canonical("a cat --niji 6", preferences) == ["a cat --niji 6 --style raw --s 250"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from db import Database, JobMode, TooManyOptionsError, User, Variability
 from db import users as repo
@@ -24,11 +25,16 @@ async def test_user_defaults_and_settings(database: Database) -> None:
 
 
 async def test_concurrent_first_sight_creates_one_user(database: Database) -> None:
-    async def touch() -> None:
+    async def touch() -> tuple[int, JobMode]:
         async with database.session() as session:
-            await repo.get_or_create_user(session, 77)
+            user = await repo.get_or_create_user(session, 77)
+            return user.id, user.mode
 
-    await asyncio.gather(*(touch() for _ in range(10)))
+    seen = await asyncio.gather(*(touch() for _ in range(10)))
+    assert seen == [(77, JobMode.FAST)] * 10  # every caller got the one row, defaults set
+    async with database.session() as session:
+        users = (await session.execute(select(User.id))).scalars().all()
+    assert users == [77]  # exactly one user was stored: not zero, not one per caller
 
 
 async def test_options_set_replace_delete_and_limit(database: Database) -> None:

@@ -110,6 +110,14 @@ CASES: list[tuple[str, type[PromptError], str, str | None]] = [
     ("cat --niji 3", OutOfRangeError, "3", "niji"),
     ("cat --style raw cinematic", InvalidValueError, "cinematic", "style"),
     ("cat --style r@w", InvalidValueError, "r@w", "style"),
+    ("cat --style banana", OutOfRangeError, "banana", "style"),
+    ("cat --style 4a", OutOfRangeError, "4a", "style"),
+    ("cat --style cute", RequiresParameterError, "--style cute", "style"),
+    ("cat --v 6 --style scenic", RequiresParameterError, "--style scenic", "style"),
+    ("cat --ar 1:5", OutOfRangeError, "1:5", "aspect"),
+    ("cat --ar 5:1", OutOfRangeError, "5:1", "aspect"),
+    ("cat --ar 401:100", OutOfRangeError, "401:100", "aspect"),
+    ("cat --ar 100001:100000", OutOfRangeError, "100001:100000", "aspect"),
     ("cat --sref pretty", InvalidValueError, "pretty", "sref"),
     ("cat --sref 4294967296", InvalidValueError, "4294967296", "sref"),
     ("cat --sref ²", InvalidValueError, "²", "sref"),
@@ -151,6 +159,31 @@ def test_parse_invalid_prompt_error(
     assert text[error.start : error.end] == covered
     assert error.parameter == parameter
     assert error.msg
+
+
+def test_parse_unknown_style_suggests_known_ones() -> None:
+    with pytest.raises(OutOfRangeError) as caught:
+        parse("a cat --style rwa")
+    assert caught.value.suggestions == ("raw",)
+    assert caught.value.msg == (
+        "--style takes raw, or with --niji cute, expressive, original or scenic; not “rwa”"
+    )
+    with pytest.raises(OutOfRangeError) as caught:
+        parse("a cat --style banana")
+    assert caught.value.suggestions == ("raw", "cute", "expressive", "original", "scenic")
+
+
+def test_parse_niji_style_without_niji_says_what_to_add() -> None:
+    with pytest.raises(RequiresParameterError) as caught:
+        parse("a cat --style cute")
+    assert caught.value.msg == "--style cute is a niji style: it only works together with --niji"
+    assert caught.value.hint == "Add --niji, or use --style raw."
+
+
+def test_parse_aspect_beyond_the_shared_limit_names_the_range() -> None:
+    with pytest.raises(OutOfRangeError) as caught:
+        parse("a cat --ar 1:5")
+    assert caught.value.msg == "--ar must be between 1:4 and 4:1, not 1:5"
 
 
 def test_parse_unknown_parameter_suggests_close_names() -> None:

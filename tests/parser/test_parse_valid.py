@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from parser import parse
+from parser import MAX_ASPECT, Niji, RequiresParameterError, parse
 
 CASES: list[tuple[str, dict[str, Any]]] = [
     # plain text; spaces collapsed in text and echo
@@ -77,7 +77,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("cat --iw 1.25", {"params": {"iw": 1.25}}),
     ("cat --style raw", {"params": {"style": "raw"}}),
     ("cat --style RAW", {"params": {"style": "raw"}}),
-    ("cat --style 4a", {"params": {"style": "4a"}}),
+    ("cat --niji 5 --style cute", {"params": {"niji": "5", "style": "cute"}}),
+    ("cat --style Scenic --niji", {"params": {"niji": None, "style": "scenic"}}),
+    ("cat --ar 4:1", {"params": {"aspect": [4, 1]}}),
+    ("cat --ar 1:4", {"params": {"aspect": [1, 4]}}),
+    ("cat --ar 400:100", {"params": {"aspect": [400, 100]}}),
+    ("cat --ar 1920:1080", {"params": {"aspect": [1920, 1080]}}),
     ("cat --tile", {"params": {"tile": True}}),
     ("cat --tile --ar 1:1", {"params": {"tile": True, "aspect": [1, 1]}}),
     ("cat --no dogs", {"params": {"no": ["dogs"]}}),
@@ -198,3 +203,24 @@ def test_params_given_lists_only_explicit_parameters() -> None:
 def test_prompt_text_joins_positive_parts() -> None:
     [prompt] = parse("a cat:: dog::-1 hat::2")
     assert prompt.text == "a cat, hat"
+
+
+def test_parse_niji_styles_need_a_niji_model() -> None:
+    [prompt] = parse("a cat --style expressive", suffix="--niji 5")
+    assert (prompt.params.style, prompt.params.niji) == ("expressive", Niji("5"))
+    # a user whose /settings choose a niji model needs no --niji, unless the prompt names --v
+    [prompt] = parse("a cat --style cute", niji_default=True)
+    assert prompt.params.style == "cute"
+    with pytest.raises(RequiresParameterError):
+        parse("a cat --style cute --v 6", niji_default=True)
+    [prompt] = parse("a cat --style raw --v 6")
+    assert prompt.params.style == "raw"
+
+
+def test_parse_aspect_limit_is_the_engines() -> None:
+    from engine.sizes import MAX_ASPECT as ENGINE_MAX_ASPECT  # light: no torch
+
+    # one limit: what the parser accepts, the engine renders (issue 15, item 2)
+    assert MAX_ASPECT == ENGINE_MAX_ASPECT == 4.0
+    [prompt] = parse(f"a cat --ar {int(MAX_ASPECT)}:1")
+    assert prompt.params.aspect == (4, 1)

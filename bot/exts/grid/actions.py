@@ -3,6 +3,7 @@ child job (``bot.jobs.children``), or open the Remix form first when the presser
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -126,7 +127,7 @@ class GridActions:
         shape (the job's other parameters stay)."""
         text = values.get(PROMPT_FIELD, "")
         try:
-            prompt = parse_one(text, allow_zoom=True)
+            prompt = await asyncio.to_thread(parse_one, text, allow_zoom=True)
         except PromptError as error:
             raise prompt_refusal(error, f"Custom Zoom: {text}") from None
         job = await load_job(self.deps.db, form.job_id, with_images=True)

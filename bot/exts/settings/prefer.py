@@ -6,6 +6,7 @@ the next prompt and across restarts.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import discord
@@ -80,8 +81,10 @@ class Prefer(commands.Cog):
         try:
             name = check_option_name(option)
             value = " ".join(value.split())
-            if value:  # the option must make a valid prompt where it is used
-                parse(f"placeholder --{name}", options={name: value}, max_permutations=1_000)
+            if value:  # the option must make a valid prompt where it is used (bounded, slow)
+                await asyncio.to_thread(
+                    parse, f"placeholder --{name}", options={name: value}, max_permutations=1_000
+                )
         except PromptError as error:
             raise prompt_refusal(error, f"/prefer option set {option} {value}") from None
         try:

@@ -25,7 +25,7 @@ async def test_imagine_grid_then_buttons(emu: Emulator, harness: BotHarness) -> 
     assert ack["type"] == 5  # acknowledged at once (deferred), before any slow work
     grid = await wait_result(emu, rf"^\*\*{PROMPT}\*\* - <@{alice.id}> \(fast\)$")
     assert labels(grid) == [["U1", "U2", "U3", "U4", "🔄"], ["V1", "V2", "V3", "V4"]]
-    assert image_of(emu, grid).size == (640, 384)  # 2×2 of 320×192 (16:9 at tiny's 256)
+    assert image_of(emu, grid).size == (672, 384)  # 2×2 of 336×192 (16:9 at tiny's 256)
     # the waiting message (edited with progress) goes once the result is posted
     await emu.wait_for(
         lambda: (
@@ -39,7 +39,7 @@ async def test_imagine_grid_then_buttons(emu: Emulator, harness: BotHarness) -> 
     # U2: the image alone, with the upscale row, no GPU job
     await emu.click(grid.id, custom_id(grid, "U2"), alice)
     single = await wait_result(emu, rf"Image #2 <@{alice.id}>$")
-    assert image_of(emu, single).size == (320, 192)
+    assert image_of(emu, single).size == (336, 192)
     assert labels(single)[0] == [
         "Upscale (Subtle)",
         "Upscale (Creative)",
@@ -52,14 +52,14 @@ async def test_imagine_grid_then_buttons(emu: Emulator, harness: BotHarness) -> 
     # Upscale (Subtle): exactly twice the size, and no upscale buttons on the result
     await emu.click(single.id, custom_id(single, "Upscale (Subtle)"), alice)
     upscaled = await wait_result(emu, rf"Upscaled \(Subtle\) by <@{alice.id}> \(fast\)$")
-    assert image_of(emu, upscaled).size == (640, 384)
+    assert image_of(emu, upscaled).size == (672, 384)
     assert "Upscale (Subtle)" not in labels(upscaled)[0]
 
     # V1 on the grid: a new grid of variations, by whoever pressed it
     bob = emu.bob
     await emu.click(grid.id, custom_id(grid, "V1"), bob)
     variations = await wait_result(emu, rf"Variations \(Strong\) by <@{bob.id}> \(fast\)$")
-    assert image_of(emu, variations).size == (640, 384)
+    assert image_of(emu, variations).size == (672, 384)
 
     # 🔄: same prompt, new seeds
     await emu.click(grid.id, custom_id(grid, "🔄"), alice)
@@ -69,7 +69,7 @@ async def test_imagine_grid_then_buttons(emu: Emulator, harness: BotHarness) -> 
     # Zoom Out 2x and Pan ⬅️ from the single image
     await emu.click(single.id, custom_id(single, "Zoom Out 2x"), alice)
     zoomed = await wait_result(emu, rf"Zoom Out by <@{alice.id}> \(fast\)$")
-    assert image_of(emu, zoomed).size == (640, 384)
+    assert image_of(emu, zoomed).size == (672, 384)  # the same size, more around it
     await emu.click(single.id, custom_id(single, "⬅️"), alice)
     panned = await wait_result(emu, rf"Pan Left by <@{alice.id}> \(fast\)$")
     assert image_of(emu, panned).size == (2 * 512, 2 * 192)  # canvas grew by half its width
