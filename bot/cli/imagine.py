@@ -17,7 +17,7 @@ from bot.jobs.spec import JobSpec, version_key
 from parser import Prompt, PromptError, parse
 
 if TYPE_CHECKING:
-    from engine.request import GenerationRequest
+    from engine.request import GenerationRequest, Progress
 
 __all__ = ["run_imagine"]
 
@@ -69,7 +69,8 @@ async def _render_all(args: argparse.Namespace, prompts: list[Prompt]) -> int:
             out = _numbered(args.out, index, len(prompts))
             started = time.perf_counter()
             request = await _request(prompt, data_dir, args.seed)
-            handle = engine.submit(request, on_progress=lambda p: _draw_bar(p.percent))
+            bar = ProgressBar()
+            handle = engine.submit(request, on_progress=bar.report)
             result = await handle.future
             grid = compose_grid(list(result.images))
             data = await asyncio.to_thread(encode_png, grid)
@@ -128,7 +129,20 @@ def _env_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def _draw_bar(percent: int) -> None:
-    filled = BAR_WIDTH * percent // 100
-    sys.stderr.write(f"\r[{'#' * filled}{' ' * (BAR_WIDTH - filled)}] {percent:3d}%")
-    sys.stderr.flush()
+class ProgressBar:
+    """``[#####     ] 50%`` on stderr, redrawn only when the percentage changes (the engine
+    reports the last step and then the finished job: both are 100%)."""
+
+    def __init__(self) -> None:
+        self.shown: int | None = None
+
+    def report(self, progress: Progress) -> None:
+        self.draw(progress.percent)
+
+    def draw(self, percent: int) -> None:
+        if percent == self.shown:
+            return
+        self.shown = percent
+        filled = BAR_WIDTH * percent // 100
+        sys.stderr.write(f"\r[{'#' * filled}{' ' * (BAR_WIDTH - filled)}] {percent:3d}%")
+        sys.stderr.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -15,7 +16,7 @@ from bot import texts
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.jobs.runner import JobRunner
-from db import JobMode, JobNotFoundError, JobStatus
+from db import DiskSpace, JobMode, JobNotFoundError, JobStatus, disk_space
 from db import jobs as repo
 from db.users import get_or_create_user
 
@@ -37,7 +38,9 @@ class Info(commands.Cog):
     @app_commands.command(name="info", description="View information about your profile and jobs")
     async def info(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        embed = await info_embed(self.deps.runner, interaction.user.id)
+        settings = self.deps.settings
+        space = await asyncio.to_thread(disk_space, settings.mj_data_dir, settings.min_free_disk)
+        embed = await info_embed(self.deps.runner, interaction.user.id, space)
         await interaction.edit_original_response(embed=embed)
 
     @app_commands.command(name="show", description="Show one of your jobs again, with its buttons")
@@ -48,7 +51,9 @@ class Info(commands.Cog):
         await _show(interaction, self.deps, job_id)
 
 
-async def info_embed(runner: JobRunner, user_id: int) -> discord.Embed:
+async def info_embed(
+    runner: JobRunner, user_id: int, space: DiskSpace | None = None
+) -> discord.Embed:
     """Midjourney's "Your info": ``**Key**: value`` lines, then the user's unfinished jobs."""
     async with runner.db.session() as session:
         user = await get_or_create_user(session, user_id)
@@ -68,6 +73,8 @@ async def info_embed(runner: JobRunner, user_id: int) -> discord.Embed:
         f"**Queued Jobs (relax)**: {relaxed}",
         f"**Running Jobs**: {len(jobs) - len(queued)}",
     ]
+    if space is not None and space.low:  # new jobs may fail to save: say so before they do
+        lines.append(f"**Server Disk**: low, {space.describe()}")
     job_lines = [_job_line(runner, number, job) for number, job in enumerate(jobs, 1)]
     description = fit_lines("\n".join(lines), job_lines, EMBED_DESCRIPTION_MAX)
     return discord.Embed(title="Your info", description=description)

@@ -113,3 +113,14 @@ async def test_a_locked_database_does_not_delay_the_acknowledgement(
     assert time.monotonic() - started < 3.0
     await holder
     await wait_result(emu, r"a locked door --seed 2\*\* - <@\d+> \(fast\)$", timeout=120)
+
+
+@pytest.mark.bot_settings(mj_min_free_disk_mb=10**9)  # a petabyte: this disk is "low"
+async def test_info_says_when_the_servers_disk_is_low(emu: Emulator, harness: BotHarness) -> None:
+    answer = await emu.response_of(await emu.slash("info", emu.alice), timeout=30)
+    await emu.wait_for(lambda: emu.messages(), 10)
+    [message] = [m for m in emu.messages() if m.ephemeral and m.embeds]
+    description = message.embeds[0]["description"]
+    assert "**Server Disk**: low, " in description
+    assert "below the" in description
+    assert answer["type"] == 5
