@@ -13,7 +13,7 @@ import difflib
 import math
 import re
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from parser.errors import (
     InvalidURLError,
@@ -28,8 +28,23 @@ from parser.errors import (
 from parser.prompt import Niji, StyleRef
 from parser.urls import check_url, unwrap_url
 
-if TYPE_CHECKING:
-    from parser.specs import ParamSpec
+
+class ParamSpec(Protocol):
+    """What a converter reads of its parameter's spec (``parser.specs.ParamSpec``)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def values(self) -> str: ...
+    @property
+    def low(self) -> float | None: ...
+    @property
+    def high(self) -> float | None: ...
+    @property
+    def choices(self) -> tuple[str, ...]: ...
+    @property
+    def constant(self) -> Any: ...
+
 
 __all__ = [
     "INTEGER",
