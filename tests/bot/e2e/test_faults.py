@@ -117,10 +117,14 @@ async def test_a_locked_database_does_not_delay_the_acknowledgement(
 
 @pytest.mark.bot_settings(mj_min_free_disk_mb=10**9)  # a petabyte: this disk is "low"
 async def test_info_says_when_the_servers_disk_is_low(emu: Emulator, harness: BotHarness) -> None:
-    answer = await emu.response_of(await emu.slash("info", emu.alice), timeout=30)
-    await emu.wait_for(lambda: emu.messages(), 10)
-    [message] = [m for m in emu.messages() if m.ephemeral and m.embeds]
+    record = await emu.slash("info", emu.alice)
+    answer = await emu.response_of(record, timeout=30)
+    assert answer["type"] == 5
+    message = await emu.wait_for(
+        lambda: record.original_message if record.original_message.embeds else None,
+        30,
+        what="the /info answer",
+    )
     description = message.embeds[0]["description"]
     assert "**Server Disk**: low, " in description
     assert "below the" in description
-    assert answer["type"] == 5
