@@ -17,6 +17,7 @@ Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/builtin_model.py [--model builtin
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -25,6 +26,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+# Run as a script: the repository root must come before bench/ (which has an engine.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from engine.display import for_display
 from engine.models import LoadedModel, load_model
@@ -142,7 +148,7 @@ def inpaint_check(model: LoadedModel, prompts: int, seed: int) -> dict[str, floa
         colours = rng.sample(list(COLOURS), 3)
         shapes = [rng.choice(["circle", "square", "triangle", "star"]) for _ in range(2)]
         scene = Scene(
-            tuple(SceneObject(s, c, p) for s, c, p in zip(shapes, colours, pair, strict=True)),
+            tuple(SceneObject(s, c, p) for s, c, p in zip(shapes, colours[:2], pair, strict=True)),
             Background(colours[2], False),
         )
         wanted = _new_colour(rng, scene, 0)
@@ -199,6 +205,8 @@ def main() -> int:
 
     torch.manual_seed(0)
     model = load_model(args.model, device="cpu", dtype=torch.float32, cache_dir=Path("data/models"))
+    for derived in (model.img2img(), model.inpaint()):
+        derived.set_progress_bar_config(disable=True)
     print(f"model {args.model}: native {model.native} px, {model.base_steps} steps")
     scores, seconds = accuracy(model, args.prompts, args.seed)
     print(f"\nheld-out accuracy ({args.prompts} prompts × 4 images, {seconds:.0f} s):")
@@ -228,7 +236,8 @@ def main() -> int:
         missed.append("region")
     repeat, cell = seed_check(model, args.seed)
     print(f"seeds: max pixel difference grid vs grid {repeat}, cell alone vs in grid {cell}")
-    if repeat or cell:
+    # A cell rendered alone runs at batch 1: float rounding may move a pixel by one level.
+    if repeat or cell > 1:
         missed.append("seeds")
     print("\nmissed: " + (", ".join(missed) if missed else "nothing"))
     return 1 if args.strict and missed else 0

@@ -106,9 +106,11 @@ class _Progress:
         done = step + 1 - self.start
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - step - 1) / rate if rate > 0 else float("inf")
+        filled = round(20 * (step + 1) / self.total)
         log.info(
-            "%s %d/%d (%.1f%%) loss %.4f | %.2f steps/s, %.0f samples/s | ETA %s %s",
+            "%s [%s] %d/%d (%.1f%%) loss %.4f | %.2f steps/s, %.0f samples/s | ETA %s %s",
             self.stage,
+            "#" * filled + "-" * (20 - filled),
             step + 1,
             self.total,
             100 * (step + 1) / self.total,
