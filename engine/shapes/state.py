@@ -28,14 +28,14 @@ class TrainConfig:
 
     run_dir: Path
     seed: int = 0
-    threads: int = 2
-    vae_steps: int = 2000
+    threads: int = 1
+    vae_steps: int = 1000
     vae_batch: int = 32
     vae_lr: float = 5e-4
     edge_weight: float = 1.0
     kl_weight: float = 1e-6
-    unet_steps: int = 40_000
-    batch: int = 64
+    unet_steps: int = 30_000
+    batch: int = 32
     lr: float = 5e-4
     lr_floor: float = 0.1
     warmup: int = 500
@@ -45,13 +45,13 @@ class TrainConfig:
     unconditional: float = 0.1
     pool_size: int = 16_384
     pool_refresh: int = 8
-    decoder_steps: int = 4000
+    decoder_steps: int = 3000
     decoder_every: int = 8
     decoder_batch: int = 16
     decoder_lr: float = 2e-4
     decoder_noise: float = 0.1
-    eval_every: int = 2000
-    eval_images: int = 96
+    eval_every: int = 1500
+    eval_images: int = 64
     checkpoint_minutes: float = 5.0
 
 

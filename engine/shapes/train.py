@@ -23,6 +23,7 @@ import fcntl
 import json
 import logging
 import math
+import os
 import random
 import signal
 import time
@@ -320,6 +321,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         if name != "run_dir":
             parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = vars(parser.parse_args(argv))
+    # On a shared CPU, spinning OpenMP threads burn the time slices a nice'd run gets (a VAE
+    # step cost 4× the CPU time); torch reads this when it is first imported, below.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     config = TrainConfig(run_dir=args.pop("run"), **args)
     config.run_dir.mkdir(parents=True, exist_ok=True)
     handlers: list[logging.Handler] = [
