@@ -29,7 +29,7 @@ class TrainConfig:
     run_dir: Path
     seed: int = 0
     threads: int = 1
-    vae_steps: int = 1000
+    vae_steps: int = 2000
     vae_batch: int = 32
     vae_lr: float = 5e-4
     edge_weight: float = 1.0

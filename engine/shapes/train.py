@@ -3,7 +3,8 @@
 Two stages, one command:
 
 1. ``vae``: the f=4 autoencoder on rendered scenes (L1 plus an L1 on image gradients, so edges
-   stay sharp; a small KL term keeps the latents tame).
+   stay sharp; a small KL term keeps the latents tame; the decoder reads slightly noised
+   posterior means).
 2. ``unet``: the UNet and the text encoder jointly on pooled latents (v-prediction, min-SNR-5
    weighting, attribute and caption dropout for partial prompts and guidance, EMA weights,
    warm-up then cosine learning rate); every ``decoder_every`` steps the VAE decoder alone is
@@ -52,24 +53,22 @@ def _autocast() -> Any:
     return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
-def _vae_loss(state: TrainState, images: Any, noise_std: float = 0.0) -> Any:
-    """Reconstruction (L1 + L1 of horizontal and vertical differences) + weighted KL."""
+def _vae_loss(state: TrainState, images: Any, *, frozen_encoder: bool = False) -> Any:
+    """Reconstruction (L1 + L1 of horizontal and vertical differences) + weighted KL.
+
+    The decoder sees the posterior *mean* plus a little noise, not a posterior sample: the
+    diffusion model works on means, and decoding samples (whose spread only a long training
+    shrinks) taught the decoder to blur. The noise makes it robust to imperfect latents."""
     import torch
 
     vae = state.vae
     with _autocast():
-        if noise_std > 0:  # decoder fine-tune: frozen encoder, noised latent means
-            with torch.no_grad():
-                posterior = vae.encode(images).latent_dist
-                latents = posterior.mean + noise_std * posterior.std.mean() * torch.randn_like(
-                    posterior.mean
-                )
-            kl = torch.zeros(())
-        else:
+        with torch.no_grad() if frozen_encoder else contextlib.nullcontext():
             posterior = vae.encode(images).latent_dist
-            latents = posterior.sample()
-            kl = posterior.kl().float().mean()
-        decoded = vae.decode(latents).sample.float()
+        mean = posterior.mean
+        noise = state.config.decoder_noise * mean.detach().std() * torch.randn_like(mean)
+        kl = torch.zeros(()) if frozen_encoder else posterior.kl().float().mean()
+        decoded = vae.decode(mean + noise).sample.float()
     l1 = (decoded - images).abs().mean()
     edges = (decoded.diff(dim=-1) - images.diff(dim=-1)).abs().mean() + (
         decoded.diff(dim=-2) - images.diff(dim=-2)
@@ -248,7 +247,7 @@ def _decoder_step(state: TrainState, rng: random.Random) -> float:
     import torch
 
     images = image_batch(_scenes(rng, state.config.decoder_batch))
-    loss = _vae_loss(state, images, noise_std=state.config.decoder_noise)
+    loss = _vae_loss(state, images, frozen_encoder=True)
     state.decoder_optimiser.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(state.vae.decoder.parameters(), 1.0)
