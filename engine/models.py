@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_VERSION",
+    "SHAPES_FOLDER",
+    "SHAPES_SOURCE",
     "Architecture",
     "LoadedModel",
     "ModelCatalog",
@@ -36,7 +38,10 @@ log = logging.getLogger(__name__)
 DEFAULT_VERSION = "default"
 DEFAULT_IP_ADAPTER = "h94/IP-Adapter"
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
-BASE_STEPS = {"builtin": 8, "sd": 30, "sdxl": 30}
+BASE_STEPS = {"builtin": 8, "shapes": 20, "sd": 30, "sdxl": 30}
+SHAPES_SOURCE = "builtin:shapes"
+SHAPES_FOLDER = Path(__file__).resolve().parent / "builtin_models" / "shapes"
+"""The trained ``builtin:shapes`` model shipped in the package (see ``engine/shapes/``)."""
 
 
 class Architecture(StrEnum):
@@ -152,15 +157,25 @@ def load_model(
     steps: int | None = None,
     ip_adapter: str = "auto",
 ) -> LoadedModel:
-    """Load ``source``: ``builtin:tiny[-sdxl]``, a diffusers folder, a ``.safetensors``/``.ckpt``
-    checkpoint (with configs from ``single_file_config``), or a Hub id (from the local cache
-    when ``HF_HUB_OFFLINE=1``)."""
+    """Load ``source``: ``builtin:shapes`` (the trained model in the package),
+    ``builtin:tiny[-sdxl]``, a diffusers folder, a ``.safetensors``/``.ckpt`` checkpoint (with
+    configs from ``single_file_config``), or a Hub id (from the local cache when
+    ``HF_HUB_OFFLINE=1``)."""
     from diffusers import AutoPipelineForText2Image
 
     builtin = source in TINY_SOURCES
     path = Path(source).expanduser()
     try:
-        if builtin:
+        if source == SHAPES_SOURCE:
+            if not (SHAPES_FOLDER / "model_index.json").exists():
+                raise ModelLoadError(
+                    f"{SHAPES_SOURCE} is missing from this installation ({SHAPES_FOLDER}); "
+                    "export it with python -m engine.shapes.export --run <training run folder>"
+                )
+            pipe = AutoPipelineForText2Image.from_pretrained(
+                SHAPES_FOLDER, dtype=dtype, local_files_only=True
+            )
+        elif builtin:
             folder = ensure_tiny_model(source, cache_dir)
             pipe = AutoPipelineForText2Image.from_pretrained(
                 folder, dtype=dtype, local_files_only=True
@@ -181,6 +196,8 @@ def load_model(
         raise ModelLoadError(f"could not load model {source}: {error}") from error
     if steps is None and builtin:
         steps = BASE_STEPS["builtin"]
+    if steps is None and source == SHAPES_SOURCE:
+        steps = BASE_STEPS["shapes"]
     model = prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
     model.adapter_source = adapter_source_for(source, ip_adapter)
     model.cache_dir = cache_dir
@@ -325,9 +342,12 @@ class ModelRegistry:
         return self._loaded[source]
 
 
-def adapter_source_for(model_source: str, setting: str) -> str:
+def adapter_source_for(model_source: str, setting: str) -> str | None:
     """The IP-Adapter source for a model: ``auto`` means the built-in tiny adapters for
-    built-in models and ``h94/IP-Adapter`` (from the local Hub cache) for real ones."""
+    the tiny models, none for ``builtin:shapes`` (no adapter is trained for it yet) and
+    ``h94/IP-Adapter`` (from the local Hub cache) for real ones."""
     if setting != "auto":
         return setting
+    if model_source == SHAPES_SOURCE:
+        return None
     return "builtin:tiny" if model_source in TINY_SOURCES else DEFAULT_IP_ADAPTER

@@ -21,6 +21,7 @@ from PIL import Image
 from engine.canvas import Canvas, feathered, keep_outside, outpaint_canvas
 from engine.chaos import ChaosNoise, initial_latents, noisy_add_noise
 from engine.conditioning import guidance_for_stylize, weird_part
+from engine.display import for_display, for_model
 from engine.errors import GPUOutOfMemoryError, InvalidRequestError
 from engine.house_style import (
     DEFAULT_HOUSE_STYLES,
@@ -194,8 +195,9 @@ def render(
         plan.pipe._interrupt = False
         if plan.vae_tiling:
             plan.pipe.vae.disable_tiling()
-    # 5. Finish: blend edits into their source, report 100%.
-    images = [_finish(request, plan, image) for image in output.images]
+    # 5. Finish: blend edits into their source, enlarge small models' images for display
+    # (engine.display), report 100%.
+    images = [for_display(_finish(request, plan, image), model.native) for image in output.images]
     if on_progress is not None:
         on_progress(Progress(hooks.steps_run, hooks.steps_run))
     width, height = images[0].size
@@ -302,7 +304,7 @@ def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
             request.aspect, model.native, side_multiple(model, tile=request.tile)
         )
         return _Plan(model.text2img, {"width": width, "height": height}, (width, height))
-    source = _fit_to_latents(_rgb(request.source), model.vae_scale_factor)
+    source = _fit_to_latents(for_model(_rgb(request.source), model.native), model.vae_scale_factor)
     if operation is Operation.VARIATION:
         strength = VARIATION_STRENGTH[request.strength]
         return _Plan(

@@ -12,7 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TINY_SOURCES", "build_tiny_pipeline", "ensure_tiny_model", "write_byte_tokenizer"]
+__all__ = [
+    "TINY_SOURCES",
+    "build_tiny_pipeline",
+    "byte_symbols",
+    "ensure_tiny_model",
+    "write_byte_tokenizer",
+]
 
 TINY_SOURCES = {"builtin:tiny": "sd", "builtin:tiny-sdxl": "sdxl"}
 _VERSION = "1"  # bump when the architecture below changes, so caches are rebuilt
@@ -38,7 +44,7 @@ def write_byte_tokenizer(folder: Path) -> None:
     without a download. ``model_max_length`` must be set, or pipelines pad to 1e30 tokens.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    symbols = list(_bytes_to_unicode().values())
+    symbols = byte_symbols()
     vocab = {s: i for i, s in enumerate(symbols)}
     vocab.update({s + "</w>": i + len(symbols) for i, s in enumerate(symbols)})
     vocab["<|startoftext|>"] = len(vocab)
@@ -53,6 +59,11 @@ def write_byte_tokenizer(folder: Path) -> None:
         "unk_token": "<|endoftext|>",
     }
     (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+
+
+def byte_symbols() -> list[str]:
+    """The 256 printable symbols GPT-2/CLIP tokenizers use for bytes, in byte order."""
+    return list(_bytes_to_unicode().values())
 
 
 def _bytes_to_unicode() -> dict[int, str]:

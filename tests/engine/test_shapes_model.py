@@ -1,0 +1,123 @@
+"""``builtin:shapes``: the shipped model loads through the real loader, renders through the
+engine at display size, reproduces seeds, edits regions exactly and draws what it is asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.display import for_display
+from engine.models import SHAPES_FOLDER, Architecture, LoadedModel, load_model
+from engine.operations import render
+from engine.request import GenerationRequest, Operation, WeightedText
+from engine.shapes.evaluate import held_out_scenes
+from engine.shapes.judge import read, score
+from engine.shapes.world import Background, Scene, SceneObject, full_caption
+from engine.shapes.world import render as render_scene
+from tests.engine.helpers import max_diff
+
+MAX_MEGABYTES = 20
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    import torch
+
+    return load_model(
+        "builtin:shapes",
+        device="cpu",
+        dtype=torch.float32,
+        cache_dir=tmp_path_factory.mktemp("models"),
+    )
+
+
+def _imagine(model: LoadedModel, text: str, **extra: object) -> tuple[Image.Image, ...]:
+    request = GenerationRequest(prompt=(WeightedText(text),), **extra)  # type: ignore[arg-type]
+    return render(model, request).images
+
+
+def test_shipped_folder_is_small_float16_clip_format() -> None:
+    from safetensors import safe_open
+
+    files = [p for p in SHAPES_FOLDER.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= MAX_MEGABYTES * 2**20
+    tensors = [p for p in files if p.suffix == ".safetensors"]
+    assert {p.parent.name for p in tensors} == {"vae", "unet", "text_encoder"}
+    for path in tensors:
+        with safe_open(str(path), "pt") as weights:
+            assert all(str(weights.get_slice(k).get_dtype()) == "F16" for k in weights.keys())  # noqa: SIM118
+    assert {"vocab.json", "merges.txt"} <= {p.name for p in (SHAPES_FOLDER / "tokenizer").iterdir()}
+
+
+def test_loads_as_stable_diffusion_in_float32(shapes: LoadedModel) -> None:
+    import torch
+
+    assert shapes.architecture is Architecture.SD
+    assert type(shapes.text2img).__name__ == "StableDiffusionPipeline"
+    assert (shapes.native, shapes.vae_scale_factor, shapes.base_steps) == (64, 4, 20)
+    assert shapes.dtype == torch.float32
+    assert shapes.text2img.tokenizer.model_max_length == 32
+    assert shapes.adapter_source is None
+
+
+def test_images_are_enlarged_for_display_and_seeds_reproduce(shapes: LoadedModel) -> None:
+    text = "a red circle on the left, blue background"
+    first = _imagine(shapes, text, seed=21, count=2)
+    again = _imagine(shapes, text, seed=21, count=2)
+    other = _imagine(shapes, text, seed=23, count=1)
+    assert all(image.size == (256, 256) for image in first)
+    pixels = np.asarray(first[0])
+    assert np.array_equal(pixels, pixels[::4, ::4].repeat(4, axis=0).repeat(4, axis=1))
+    assert all(max_diff(a, b) == 0 for a, b in zip(first, again, strict=True))
+    assert max_diff(first[0], other[0]) > 16
+
+
+def test_region_edit_keeps_every_pixel_outside_the_mask(shapes: LoadedModel) -> None:
+    scene = Scene(
+        (SceneObject("star", "red", "left"), SceneObject("square", "white", "right")),
+        Background("blue", False),
+    )
+    source = for_display(render_scene(scene), 64)
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (2, 17, 33, 48))
+    mask = for_display(mask, 64)
+    request = GenerationRequest(
+        operation=Operation.REGION,
+        prompt=(WeightedText("a green star on the left and a white square on the right"),),
+        source=source,
+        mask=mask,
+        seed=3,
+        count=1,
+    )
+    edited = render(shapes, request).images[0]
+    outside = np.asarray(mask) == 0
+    changed = np.abs(np.asarray(edited, dtype=int) - np.asarray(source, dtype=int)).max(axis=2)
+    assert changed[outside].max() == 0
+    assert changed[~outside].max() > 0
+
+
+def test_draws_colour_and_background_of_held_out_prompts(shapes: LoadedModel) -> None:
+    scenes = held_out_scenes(8, seed=5)
+    colour = background = objects = 0
+    for i, scene in enumerate(scenes):
+        image = _imagine(shapes, full_caption(scene), seeds=(1000 + i,), count=1)[0]
+        result = score(scene, read(image))
+        colour += result.correct["colour"]
+        background += result.correct["background"]
+        objects += result.total["colour"]
+    assert background >= 7
+    assert colour >= objects - 2
+
+
+def test_missing_weights_say_how_to_export(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import torch
+
+    from engine import models
+    from engine.errors import ModelLoadError
+
+    monkeypatch.setattr(models, "SHAPES_FOLDER", tmp_path / "absent")
+    with pytest.raises(ModelLoadError, match=r"engine\.shapes\.export"):
+        load_model("builtin:shapes", device="cpu", dtype=torch.float32, cache_dir=tmp_path)
