@@ -42,6 +42,14 @@ def run_serve(*, local: bool = False) -> int:
     )
     if settings.mj_model.startswith("builtin:"):
         log.warning("\n" + BUILTIN_WARNING.format(model=settings.mj_model))
+    from db import StorageError
+    from db.faults import check_writable_folder
+
+    try:  # before anything is written there (the playground's world, the database)
+        check_writable_folder(settings.mj_data_dir)
+    except StorageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     _quiet_libraries()
     return asyncio.run(_serve(settings, local=local or settings.discord_token is None))
 
@@ -77,11 +85,8 @@ async def _serve(settings: Settings, *, local: bool) -> int:
             settings.mj_playground_host,
             settings.mj_playground_port,
         )
-    except OSError as error:
-        print(
-            f"error: the playground {error.strerror or error}; set MJ_PLAYGROUND_PORT",
-            file=sys.stderr,
-        )
+    except OSError as error:  # its port is taken, or its folder cannot be used
+        print(f"error: the local playground cannot start: {error}", file=sys.stderr)
         return 2
     try:
         settings = settings.model_copy(

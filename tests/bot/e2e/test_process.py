@@ -148,6 +148,23 @@ async def test_missing_settings_are_listed_and_exit_non_zero(tmp_path: Path) -> 
     assert "Traceback" not in message
 
 
+async def test_an_unusable_data_folder_is_named_with_its_cause(tmp_path: Path) -> None:
+    """MJ_DATA_DIR where no folder can be (under a file): one plain message naming the path
+    and why, exit 1, no traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MJ_"))}
+    env.update(MJ_DATA_DIR=str(blocker / "data"), MJ_PLAYGROUND_PORT="0")
+    process = await asyncio.create_subprocess_exec(
+        str(MJBOT), "serve", cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 120)
+    message = stderr.decode()
+    assert process.returncode == 1, message[-2000:]
+    assert f"error: cannot write {blocker / 'data'}" in message
+    assert "Traceback" not in message
+
+
 async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
     emu: Emulator, tmp_path: Path, shared_models: Path
 ) -> None:
