@@ -64,6 +64,9 @@ class LoadedModel:
     adapter_source: str | None = None
     """Where the IP-Adapters for reference images come from (``None``: not available)."""
     cache_dir: Path = Path("data/models")
+    closed_vocabulary: bool = False
+    """The model knows only the words of its training captions (``builtin:shapes``): no house
+    style is added to its prompts (words it never learned, past its 32-token context)."""
     _img2img: Any = field(default=None, repr=False)
     _inpaint: Any = field(default=None, repr=False)
     _references: ReferenceAdapters | None = field(default=None, repr=False)
@@ -201,6 +204,7 @@ def load_model(
     model = prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
     model.adapter_source = adapter_source_for(source, ip_adapter)
     model.cache_dir = cache_dir
+    model.closed_vocabulary = source == SHAPES_SOURCE
     return model
 
 

@@ -135,6 +135,8 @@ def render(
     _check(request)
     request = replace(request, references=effective_references(request))
     look = house.for_request(request.style, request.version)
+    if model.closed_vocabulary:
+        look = None
     # 2. Seeds, steps, guidance, text conditioning (with the house style at its strength).
     seeds = request.resolved_seeds()
     count = len(seeds)

@@ -1,21 +1,28 @@
 """The ``builtin:shapes`` tokenizer: a CLIP tokenizer (vocab.json + merges.txt) where every
 word of the world's captions is one token.
 
-The merges are learned by Hugging Face ``tokenizers``' BPE trainer on the caption words until
-no pair is left, so each word ends as a single ``word</w>`` token; the 256 byte symbols stay in
-the vocabulary, so any other text still tokenizes (character by character), never to
-``<unk>``. ``model_max_length`` is 32: the longest caption is 20 tokens with start and end.
+The merges are learned by byte-pair encoding on the caption words until no pair is left, so
+each word ends as a single ``word</w>`` token; the 256 byte symbols stay in the vocabulary, so
+any other text still tokenizes (character by character), never to ``<unk>``.
+``model_max_length`` is 32: the longest caption is 20 tokens with start and end.
+
+The learner is a few lines here rather than ``tokenizers``' ``BpeTrainer``, whose ties between
+equally frequent pairs fall in hash order: two runs gave "an" and "at" each other's ids, and a
+trainer that rewrote its tokenizer on resume taught the model both. Here ties go to the
+alphabetically first pair, so the files are the same on every machine and every run, and
+:func:`write_tokenizer` leaves an existing tokenizer as it is.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 from engine.shapes.world import COLOURS, PHRASES, SHAPES
 from engine.tiny import byte_symbols
 
-__all__ = ["MAX_LENGTH", "SPECIAL_TOKENS", "WORDS", "write_tokenizer"]
+__all__ = ["MAX_LENGTH", "SPECIAL_TOKENS", "WORDS", "learn_merges", "write_tokenizer"]
 
 MAX_LENGTH = 32
 SPECIAL_TOKENS = ("<|startoftext|>", "<|endoftext|>")
@@ -29,27 +36,54 @@ WORDS: tuple[str, ...] = tuple(
 )
 
 
-def write_tokenizer(folder: Path) -> Path:
-    """Write ``vocab.json``, ``merges.txt`` and ``tokenizer_config.json`` into ``folder``."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+def learn_merges(words: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Byte-pair merges, in rank order, that join each of ``words`` into one ``word</w>``.
 
-    tokenizer = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    Each round merges the most frequent adjacent pair over all words (ties: the smallest pair),
+    so applying the merges by rank, as CLIP's tokenizer does, rebuilds every word whole.
+    """
+    spelled = [[*word[:-1], word[-1] + "</w>"] for word in words]
+    merges: list[tuple[str, str]] = []
+    while True:
+        counts: dict[tuple[str, str], int] = {}
+        for symbols in spelled:
+            for pair in itertools.pairwise(symbols):
+                counts[pair] = counts.get(pair, 0) + 1
+        if not counts:
+            return merges
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges.append(best)
+        spelled = [_merge(symbols, best) for symbols in spelled]
+
+
+def _merge(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    merged: list[str] = []
+    i = 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            merged.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            merged.append(symbols[i])
+            i += 1
+    return merged
+
+
+def write_tokenizer(folder: Path) -> Path:
+    """Write ``vocab.json``, ``merges.txt`` and ``tokenizer_config.json`` into ``folder``.
+
+    A folder that already holds a tokenizer is left alone: token ids are part of a trained
+    model, so a resumed run must read the ids it started with.
+    """
+    names = ("vocab.json", "merges.txt", "tokenizer_config.json")
+    if all((folder / name).is_file() for name in names):
+        return folder
     alphabet = byte_symbols()
-    trainer = trainers.BpeTrainer(
-        vocab_size=100_000,  # never reached: training stops when every word is one token
-        min_frequency=1,
-        initial_alphabet=alphabet,
-        end_of_word_suffix="</w>",
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator([" ".join(WORDS)], trainer=trainer)
-    learned = json.loads(tokenizer.to_str())["model"]
     # CLIP's layout: byte symbols, the same with </w>, merges in rank order, specials last.
     vocab: dict[str, int] = {}
     for symbol in [*alphabet, *(s + "</w>" for s in alphabet)]:
         vocab.setdefault(symbol, len(vocab))
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in learned["merges"]]
+    merges = learn_merges(WORDS)
     for left, right in merges:
         vocab.setdefault(left + right, len(vocab))
     for token in SPECIAL_TOKENS:

@@ -44,3 +44,22 @@ def test_other_text_tokenizes_by_characters_without_unknowns(tokenizer: object) 
     assert "<|endoftext|>" not in tokens
     assert tokens[:1] == ["a</w>"]
     assert "".join(tokens).replace("</w>", "") == "adog,inthecenter!"
+
+
+def test_the_files_are_the_same_on_every_run_and_kept_on_resume(tmp_path: Path) -> None:
+    first = write_tokenizer(tmp_path / "one")
+    second = write_tokenizer(tmp_path / "two")
+    for name in ("vocab.json", "merges.txt", "tokenizer_config.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    # A resumed run keeps the ids it was trained with, whatever the learner would write now.
+    (first / "merges.txt").write_text("#version: 0.2\na n</w>\n", encoding="utf-8")
+    write_tokenizer(first)
+    assert (first / "merges.txt").read_text(encoding="utf-8") == "#version: 0.2\na n</w>\n"
+
+
+def test_ties_go_to_the_alphabetically_first_pair() -> None:
+    from engine.shapes.vocab import learn_merges
+
+    # "an" and "at" share "a" once each: the tie between (a, n</w>) and (a, t</w>) goes to n.
+    assert learn_merges(("an", "at")) == [("a", "n</w>"), ("a", "t</w>")]
+    assert learn_merges(("and", "an")) == [("a", "n"), ("a", "n</w>"), ("an", "d</w>")]
