@@ -174,6 +174,12 @@ async def test_relax_jobs_yield_to_fast_jobs(emu: Emulator, harness: BotHarness)
     permutations = await imagine(emu, "a {red, blue} snail", emu.bob)
     refusal = await emu.response_of(permutations)
     assert refusal["data"]["embeds"][0]["title"] == "Relax mode"
+    # A waiting message is posted just before its job reaches the engine: wait for both there.
+    scheduler = harness.bot.deps.engine.scheduler
+    queued = await emu.wait_for(
+        lambda: len(tickets := scheduler.order()) == 2 and tickets, 15, what="both jobs queued"
+    )
+    assert [ticket.user_id for ticket in queued] == [str(emu.alice.id), str(emu.bob.id)]
     blocker.cancel()
     with contextlib.suppress(JobCancelledError):
         await blocker.future
