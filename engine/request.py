@@ -25,6 +25,8 @@ __all__ = [
     "ReferenceRole",
     "Strength",
     "Style",
+    "TransferOptimizer",
+    "TransferSpec",
     "WeightedText",
     "grid_seeds",
     "random_seed",
@@ -42,6 +44,8 @@ class Operation(StrEnum):
     UPSCALE = "upscale"
     REGION = "region"
     OUTPAINT = "outpaint"
+    TRANSFER = "transfer"
+    """Neural style transfer of ``source`` toward ``transfer.style`` (no diffusion model)."""
 
 
 class Strength(StrEnum):
@@ -109,6 +113,28 @@ class OutpaintSpec:
     aspect: tuple[int, int] | None = None
 
 
+class TransferOptimizer(StrEnum):
+    LBFGS = "lbfgs"
+    ADAM = "adam"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TransferSpec:
+    """Neural style transfer (``Operation.TRANSFER``) of the request's ``source`` (the content
+    image) toward ``style``; see ``engine/transfer/``."""
+
+    style: Image.Image
+    strength: int = 100
+    """0–1000 like ``--sw``: the style/content balance (0 = the content unchanged)."""
+    size: int | None = None
+    """The result's long side in pixels; ``None``: the content's, within the device budget."""
+    preserve_colors: bool = False
+    """Transfer luminance only and keep the content's colours (Gatys et al. 2016)."""
+    optimizer: TransferOptimizer = TransferOptimizer.LBFGS
+    steps: int | None = None
+    """Optimiser steps over all scales; ``None``: the operation's default."""
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class GenerationRequest:
     """Everything needed to render one job; the effective values are recorded on the result.
@@ -141,6 +167,8 @@ class GenerationRequest:
     source: Image.Image | None = None
     mask: Image.Image | None = None
     outpaint: OutpaintSpec | None = None
+    transfer: TransferSpec | None = None
+    """The style and settings of ``Operation.TRANSFER`` (``source`` is the content)."""
     steps: int | None = None
     """Overrides the model's step count (benchmarks, tests); ``quality`` scales it."""
     references: tuple[Reference, ...] = ()
