@@ -9,6 +9,8 @@ cheap; torch and diffusers load when a model does.
 * ``engine.grid``: 2×2 grids, cells, encoding to a byte limit.
 * ``engine.references``: image prompts, style and character references (IP-Adapter).
 * ``engine.describe``: image → prompts for ``/describe`` (captioner + CLIP-ranked terms).
+* ``engine.transfer``: neural style transfer (``Operation.TRANSFER``, no diffusion model);
+  ``describe_backbone`` names its network for the start-up line.
 """
 
 from engine.engine import Engine, EngineConfig, JobHandle
