@@ -14,7 +14,15 @@ from PIL import Image
 from bot.errors import UserError
 from bot.fetch import FetchLimits
 from bot.jobs.references import SAME_IMAGES, ReferenceFetcher
-from bot.jobs.spec import JobSpec, ReferenceSpec, Role, SourceImage, StoredFile, Transfer
+from bot.jobs.spec import (
+    JobSpec,
+    PromptSettings,
+    ReferenceSpec,
+    Role,
+    SourceImage,
+    StoredFile,
+    Transfer,
+)
 from bot.jobs.transfer import (
     TransferOptions,
     check_link,
@@ -59,7 +67,7 @@ def test_transfer_work_round_trips_through_json(work: Transfer) -> None:
 
 
 def transfer_spec_of(work: Transfer) -> JobSpec:
-    return JobSpec(transfer_spec(UPLOAD, STYLE, TransferOptions(), seed=5).settings, (5,), work=work)
+    return JobSpec(PromptSettings(), (5,), work=work)
 
 
 def test_transfer_pending_images_and_source() -> None:
