@@ -173,8 +173,8 @@ async def test_transfer_button_opens_a_form_prefilled_with_the_sref(
         ("strength", "100"),
     ]
     # Out of range: refused, nothing queued.
-    await emu.submit_modal(opened, {"style": style, "strength": "1500"}, emu.alice)
-    assert await refusal(emu, opened) == (
+    submitted = await emu.submit_modal(opened, {"style": style, "strength": "1500"}, emu.alice)
+    assert await refusal(emu, submitted) == (
         "Invalid parameter",
         "strength must be 0–1000 (got 1500).",
     )
@@ -185,7 +185,7 @@ async def test_transfer_button_opens_a_form_prefilled_with_the_sref(
     await emu.submit_modal(again, {"style": style, "strength": "250"}, emu.alice)
     result = await wait_result(emu, DONE)
     assert result.content.endswith(f" + {style}** - Style Transfer by <@{emu.alice.id}> (fast)")
-    assert result.content.startswith("**a quiet harbour --sref")
+    assert result.content.startswith("**a quiet harbour --sr…")  # shortened in the middle
     assert image_of(emu, result).size == image_of(emu, single).size
     job = jobs(linked)[-1]
     work = job["parameters"]["spec"]["transfer"]
