@@ -10,12 +10,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import JobCancelledError
+from engine.errors import EngineError, JobCancelledError
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
 from engine.models import ModelCatalog, ModelRegistry, resolve_device, resolve_dtype
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
 from engine.scheduler import FairScheduler, SpeedMode, Ticket
 from engine.sizes import size_for_aspect
+from engine.transfer import BackboneRegistry
+from engine.transfer.operation import output_size, pixel_budget, transfer_steps
 from engine.worker import DeviceWorker, PendingJob
 
 __all__ = ["Engine", "EngineConfig", "JobHandle", "estimate_cost"]
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 INTERACTIVE = frozenset({Operation.REGION})
 SECONDS_PER_COST_START = 10.0
 """Seconds a native-size 2×2 grid is assumed to take until one has been measured."""
+TRANSFER_STEPS_PER_GRID = 1000
+"""Style-transfer steps at native² pixels assumed to cost as much as a 2×2 grid (a VGG19
+forward and backward is far cheaper than four UNet evaluations)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,10 @@ class EngineConfig:
     house_styles: HouseStyles = DEFAULT_HOUSE_STYLES
     """The default look, applied with a strength from ``--stylize``; ``--style raw`` leaves
     it out (``engine/house_style.py``)."""
+    vgg19: str | None = None
+    """Style transfer's VGG19 weights (``MJ_VGG19``): a ``.safetensors``/``.pth`` file or a
+    Hub id like ``timm/vgg19.tv_in1k``; ``None``: the built-in random-filter network
+    (``engine/transfer/backbone.py``; announce it with ``describe_backbone``)."""
 
 
 @dataclass(eq=False)
@@ -69,6 +78,8 @@ class JobHandle:
 
 def estimate_cost(request: GenerationRequest, native: int = 1024) -> float:
     """Relative GPU cost: a native-size grid at full quality is 1."""
+    if request.operation is Operation.TRANSFER:
+        return _transfer_cost(request, native)
     if request.operation is Operation.IMAGINE:
         width, height = size_for_aspect(request.aspect, native)
         pixels = width * height
@@ -81,6 +92,21 @@ def estimate_cost(request: GenerationRequest, native: int = 1024) -> float:
     quality = request.quality if imagine else 1.0  # --q only changes first grids
     stop = 100 if request.operation is Operation.UPSCALE else request.stop
     return max(0.01, request.count / 4 * pixels / native**2 * quality * stop / 100)
+
+
+def _transfer_cost(request: GenerationRequest, native: int) -> float:
+    """A transfer's cost: its output pixels × steps (an unusable request costs the minimum:
+    the worker refuses it at once)."""
+    if request.source is None or request.transfer is None:
+        return 0.01
+    try:
+        width, height = output_size(
+            request.source.size, request.transfer.size, pixel_budget("cuda")
+        )
+    except EngineError:
+        return 0.01
+    steps = transfer_steps(request.transfer) if request.transfer.strength else 0
+    return max(0.01, width * height / native**2 * steps / TRANSFER_STEPS_PER_GRID)
 
 
 class Engine:
@@ -114,6 +140,7 @@ class Engine:
                     self._claim,
                     self._finished,
                     config.house_styles,
+                    BackboneRegistry(config.vgg19, device=device),
                 )
             )
 

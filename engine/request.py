@@ -224,12 +224,16 @@ class EffectiveParameters:
     size: tuple[int, int]
     references: Mapping[str, Any] = field(default_factory=dict)
     """Counts by role (``images``, ``styles``, ``characters``) and ``iw``/``sw``/``cw``."""
+    transfer: Mapping[str, Any] = field(default_factory=dict)
+    """``Operation.TRANSFER``'s settings (backbone, strength, style/content ratio, optimiser,
+    scales…); empty for the diffusion operations, whose fields above it fills neutrally."""
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["prompt"] = [list(part) for part in self.prompt]
         out["size"] = list(self.size)
         out["references"] = dict(self.references)
+        out["transfer"] = dict(self.transfer)
         return out
 
 

@@ -21,8 +21,9 @@ from engine.grid import compose_grid, preview
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
 from engine.models import ModelRegistry
 from engine.operations import render
-from engine.request import GenerationRequest, GenerationResult, Progress
+from engine.request import GenerationRequest, GenerationResult, Operation, Progress
 from engine.scheduler import FairScheduler
+from engine.transfer import BackboneRegistry, transfer
 
 __all__ = ["DeviceWorker", "PendingJob"]
 
@@ -55,10 +56,13 @@ class DeviceWorker:
         claim: Callable[[str], PendingJob | None],
         on_finished: Callable[[PendingJob, float], None],
         house: HouseStyles = DEFAULT_HOUSE_STYLES,
+        backbones: BackboneRegistry | None = None,
     ) -> None:
         self.name = name
         self.house = house
         self.registry = registry
+        # Style transfer's feature networks: a transfer never loads a diffusion model.
+        self.backbones = backbones or BackboneRegistry(device=registry.device)
         self._scheduler = scheduler
         self._claim = claim
         self._on_finished = on_finished
@@ -91,15 +95,22 @@ class DeviceWorker:
             _resolve(job, error=JobCancelledError("cancelled before it started"))
             return
         try:
-            model = self.registry.get(job.request.version)
-            result = render(
-                model,
-                job.request,
-                cancel=job.cancel,
-                on_progress=self._progress_sender(job),
-                on_preview=_grid_preview,
-                house=self.house,
-            )
+            if job.request.operation is Operation.TRANSFER:
+                result = transfer(
+                    self.backbones.get(),
+                    job.request,
+                    cancel=job.cancel,
+                    on_progress=self._progress_sender(job),
+                )
+            else:
+                result = render(
+                    self.registry.get(job.request.version),
+                    job.request,
+                    cancel=job.cancel,
+                    on_progress=self._progress_sender(job),
+                    on_preview=_grid_preview,
+                    house=self.house,
+                )
         except JobCancelledError as error:
             log.info("job %s cancelled while running", job.job_id)
             _resolve(job, error=error)
