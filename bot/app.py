@@ -25,6 +25,7 @@ from db.faults import check_writable_folder
 from engine import Engine, EngineConfig
 from engine.describe import DescribeConfig, Describer
 from engine.models import resolve_device
+from engine.transfer import describe_backbone
 
 __all__ = ["MjBot"]
 
@@ -75,8 +76,10 @@ class MjBot(FeatureBot):
                 steps=settings.mj_steps,
                 ip_adapter=settings.mj_ip_adapter,
                 house_styles=settings.house_styles,
+                vgg19=settings.mj_vgg19 or None,
             )
         )
+        log.info("%s", describe_backbone(settings.mj_vgg19 or None))
         await engine.start()
         # 3. The job layer, and what features share.
         fetcher = Fetcher(FetchLimits(allow_hosts=frozenset(settings.mj_fetch_allow_hosts)))

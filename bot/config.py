@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     mj_device: str = "auto"
     mj_steps: int | None = Field(None, ge=1, le=10_000)
     mj_ip_adapter: str = "auto"
+    mj_vgg19: str = ""
+    """Style transfer's backbone: a VGG19 weights file or Hub id; empty: the built-in
+    network (random filters)."""
+    mj_transfer_steps: int | None = Field(None, ge=1, le=10_000)
+    """Style transfer's optimiser steps; unset: the engine's default."""
     mj_caption_model: str = "builtin:tiny"
     mj_clip_model: str = "builtin:tiny"
     mj_max_active_jobs: int = Field(3, ge=1, le=100)

@@ -61,6 +61,7 @@ class JobKind(StrEnum):
     OUTPAINT = "outpaint"
     BLEND = "blend"
     DESCRIBE = "describe"
+    TRANSFER = "transfer"
 
 
 class JobMode(StrEnum):

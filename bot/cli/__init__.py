@@ -86,6 +86,45 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     imagine_cmd.set_defaults(command="imagine", run=_run_imagine)
 
+    transfer_cmd = commands.add_parser(
+        "transfer",
+        help="restyle an image like another (neural style transfer)",
+        description="Restyle CONTENT like STYLE with the engine's style transfer, without "
+        "Discord (no diffusion model is loaded). CONTENT and STYLE are image files or links. "
+        "The network is $MJ_VGG19 (or --vgg19); without it, a built-in network of random "
+        "filters. Exits 2 on a bad file, link or number.",
+    )
+    transfer_cmd.add_argument("content", help="the image to restyle (a file or a link)")
+    transfer_cmd.add_argument("style", help="the image whose style to copy (a file or a link)")
+    transfer_cmd.add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="where to write the result (PNG)"
+    )
+    transfer_cmd.add_argument(
+        "--strength",
+        type=int,
+        default=100,
+        metavar="N",
+        help="style strength 0–1000 (default 100; 0: the content unchanged)",
+    )
+    transfer_cmd.add_argument(
+        "--size", type=int, metavar="N", help="long side 64–2048 (default: the content's)"
+    )
+    transfer_cmd.add_argument(
+        "--preserve-colors", action="store_true", help="keep the content's colours"
+    )
+    transfer_cmd.add_argument(
+        "--steps", type=int, metavar="N", help="optimiser steps (default: the engine's)"
+    )
+    transfer_cmd.add_argument("--seed", type=int, default=None, help="seed (default: random)")
+    transfer_cmd.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    transfer_cmd.add_argument(
+        "--vgg19",
+        default=None,
+        metavar="SRC",
+        help="VGG19 weights: a .pth/.safetensors file or a Hub id (default: $MJ_VGG19)",
+    )
+    transfer_cmd.set_defaults(command="transfer", run=_run_transfer)
+
     serve_cmd = commands.add_parser(
         "serve",
         help="run the bot (on Discord, or on the local playground)",
@@ -118,3 +157,9 @@ def _run_imagine(args: argparse.Namespace) -> int:
     from bot.cli.imagine import run_imagine
 
     return run_imagine(args)
+
+
+def _run_transfer(args: argparse.Namespace) -> int:
+    from bot.cli.transfer import run_transfer
+
+    return run_transfer(args)

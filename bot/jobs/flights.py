@@ -21,8 +21,8 @@ from bot.jobs.faults import STORAGE_RETRIES, storage_fault
 from bot.jobs.modes import speed_mode
 from bot.jobs.progress import JobMessages, ProgressRelay
 from bot.jobs.records import JobView
-from bot.jobs.references import engine_references
-from bot.jobs.spec import JobSpec, Region
+from bot.jobs.references import engine_references, read_reference
+from bot.jobs.spec import JobSpec, ReferenceSpec, Region, Transfer
 from bot.tasks import TaskGroup
 from db import Database, ImageStore, JobStatus, NewImage
 from db import jobs as repo
@@ -123,6 +123,11 @@ class Flights:
         read = self.delivery.read_image
         image = read(*source) if source is not None else None
         work = spec.work
+        if isinstance(work, Transfer):  # the content is a job's image or a stored upload/link
+            style = read_reference(work.style, read)
+            if image is None and isinstance(work.content, ReferenceSpec):
+                image = read_reference(work.content, read)
+            return spec.request(image, style=style)
         mask = read(work.mask.path, work.mask.sha256) if isinstance(work, Region) else None
         return spec.request(image, mask, engine_references(spec, read))
 

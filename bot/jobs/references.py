@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import UserError
 from bot.fetch import Fetcher, FetchError, check_image_bytes
-from bot.jobs.spec import JobSpec, ReferenceSpec, Role, StoredFile
+from bot.jobs.spec import JobSpec, ReferenceSpec, Role, StoredFile, Transfer
 from engine.request import Reference
 from engine.style_codes import random_style_code
 from parser import Prompt, parse_one
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ReferenceFetcher",
     "engine_references",
+    "read_reference",
     "resolve_random_styles",
     "reuse",
     "upload_reference",
@@ -39,6 +40,9 @@ __all__ = [
 
 RANDOM = "random"
 DUPLICATES = "The same image was uploaded more than once; blend needs different images."
+SAME_IMAGES = (
+    "The content and style images are the same picture; style transfer needs two different images."
+)
 
 ReadCdn = Callable[[str], Awaitable[bytes]]
 """Reads an attachment from Discord's CDN (trusted: discord.py's own HTTP client)."""
@@ -82,23 +86,32 @@ class ReferenceFetcher:
         self.read_cdn = read_cdn
 
     async def resolve(self, spec: JobSpec) -> JobSpec:
-        """``spec`` with every pending reference stored; :class:`UserError` naming a link or
-        upload that cannot be used. The same URL twice is fetched once."""
+        """``spec`` with every pending reference (and a style transfer's images) stored;
+        :class:`UserError` naming a link or upload that cannot be used. The same URL twice
+        is fetched once."""
         done: dict[str, ReferenceSpec] = {}
-        resolved = []
-        for reference in spec.references:
-            if reference.pending and reference.url is not None:
-                if reference.url not in done:
-                    done[reference.url] = await self.fetch(reference)
-                found = done[reference.url]
-                reference = replace(
-                    reference, file=found.file, width=found.width, height=found.height
-                )
-            resolved.append(reference)
+
+        async def stored(reference: ReferenceSpec) -> ReferenceSpec:
+            if not reference.pending or reference.url is None:
+                return reference
+            if reference.url not in done:
+                done[reference.url] = await self.fetch(reference)
+            found = done[reference.url]
+            return replace(reference, file=found.file, width=found.width, height=found.height)
+
+        resolved = [await stored(reference) for reference in spec.references]
         uploads = [r.file.sha256 for r in resolved if r.upload and r.file is not None]
         if len(set(uploads)) < len(uploads):
             raise UserError(DUPLICATES, title="Duplicate images detected")
-        return replace(spec, references=tuple(resolved))
+        work = spec.work
+        if isinstance(work, Transfer):
+            content = work.content
+            if isinstance(content, ReferenceSpec):
+                content = await stored(content)
+            work = replace(work, content=content, style=await stored(work.style))
+            if isinstance(content, ReferenceSpec) and _same_file(content, work.style):
+                raise UserError(SAME_IMAGES, title="Identical images")
+        return replace(spec, references=tuple(resolved), work=work)
 
     async def fetch(self, reference: ReferenceSpec) -> ReferenceSpec:
         """Download a pending reference (a link, or an upload from Discord), check it is an
@@ -135,6 +148,10 @@ class ReferenceFetcher:
         return data, format_, width, height
 
 
+def _same_file(first: ReferenceSpec, second: ReferenceSpec) -> bool:
+    return first.file is not None and second.file is not None and first.file == second.file
+
+
 def reuse(
     wanted: Sequence[ReferenceSpec], known: Sequence[ReferenceSpec]
 ) -> tuple[ReferenceSpec, ...]:
@@ -169,3 +186,12 @@ def engine_references(
             image = read(reference.file.path, reference.file.sha256)
             out.append(Reference(role, image, reference.weight))
     return tuple(out)
+
+
+def read_reference(
+    reference: ReferenceSpec, read: Callable[[str, str], Image.Image]
+) -> Image.Image:
+    """A stored reference's image, read with ``read(path, sha256)`` (blocking)."""
+    if reference.file is None:
+        raise ValueError(f"reference {reference.url} is not stored yet")
+    return read(reference.file.path, reference.file.sha256)

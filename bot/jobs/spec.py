@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.jobs.work import (
     Imagine,
     Outpaint,
+    ReferenceSpec,
     Region,
+    Role,
     SourceImage,
     StoredFile,
+    Transfer,
     Upscale,
     Variation,
     Work,
@@ -33,9 +35,9 @@ from engine.request import (
     Operation,
     OutpaintSpec,
     Reference,
-    ReferenceRole,
     Strength,
     Style,
+    TransferSpec,
     WeightedText,
 )
 from parser import Prompt
@@ -53,6 +55,7 @@ __all__ = [
     "Role",
     "SourceImage",
     "StoredFile",
+    "Transfer",
     "Upscale",
     "Variation",
     "Work",
@@ -61,75 +64,6 @@ __all__ = [
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(GenerationRequest)}
 """The engine's defaults: what an unset parameter means, written once (in the engine)."""
-
-
-class Role(StrEnum):
-    """How a reference steers the images, as stored (``image`` prompt, ``sref``, ``cref``)."""
-
-    IMAGE = "image"
-    STYLE = "sref"
-    CHARACTER = "cref"
-
-    @property
-    def engine_role(self) -> ReferenceRole:
-        return _ENGINE_ROLES[self]
-
-
-_ENGINE_ROLES = {
-    Role.IMAGE: ReferenceRole.IMAGE,
-    Role.STYLE: ReferenceRole.STYLE,
-    Role.CHARACTER: ReferenceRole.CHARACTER,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ReferenceSpec:
-    """One reference of a job: a numeric style ``code``, or an image from ``url``.
-
-    An image reference is *pending* until its file is fetched and stored (a stage of the job
-    that survives restarts); ``upload`` marks an image uploaded to Discord, read from its CDN.
-    """
-
-    role: Role
-    weight: float = 1.0
-    code: int | None = None
-    url: str | None = None
-    file: StoredFile | None = None
-    width: int | None = None
-    height: int | None = None
-    upload: bool = False
-    size: int | None = None
-    """An upload's declared size in bytes (checked before it is read)."""
-
-    @property
-    def pending(self) -> bool:
-        return self.code is None and self.file is None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"role": str(self.role), "weight": self.weight}
-        if self.code is not None:
-            return {**out, "code": self.code}
-        out["url"] = self.url
-        if self.file is not None:
-            out.update(self.file.to_json(), width=self.width, height=self.height)
-        if self.upload:
-            out.update(upload=True, size=self.size)
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ReferenceSpec:
-        file = StoredFile(data["path"], data["sha256"]) if data.get("path") else None
-        return cls(
-            role=Role(data["role"]),
-            weight=float(data.get("weight", 1.0)),
-            code=int(data["code"]) if data.get("code") is not None else None,
-            url=data.get("url"),
-            file=file,
-            width=data.get("width"),
-            height=data.get("height"),
-            upload=bool(data.get("upload", False)),
-            size=data.get("size"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +184,9 @@ class JobSpec:
 
     @property
     def pending_references(self) -> tuple[ReferenceSpec, ...]:
-        return tuple(r for r in self.references if r.pending)
+        """The references and a style transfer's images not yet fetched and stored."""
+        images = self.work.images if isinstance(self.work, Transfer) else ()
+        return tuple(r for r in (*self.references, *images) if r.pending)
 
     def with_seeds(self, seeds: tuple[int, ...]) -> JobSpec:
         return replace(self, seeds=seeds)
@@ -281,12 +217,15 @@ class JobSpec:
         references: tuple[Reference, ...] = (),
         *,
         seed: int | None = None,
+        style: Image.Image | None = None,
     ) -> GenerationRequest:
         """The engine request, with the stored images already read (``source``, ``mask``,
-        ``references``: see ``bot.jobs.references``); ``seed`` overrides the seeds
-        (``mjbot imagine --seed``)."""
+        ``references``: see ``bot.jobs.references``; a style transfer's content is ``source``
+        and its ``style``); ``seed`` overrides the seeds (``mjbot imagine --seed``)."""
         settings = self.settings
         work = self.work
+        if isinstance(work, Transfer):
+            return self._transfer_request(work, source, style, seed)
         outpaint = None
         if isinstance(work, Outpaint):
             outpaint = OutpaintSpec(work.zoom, work.pan, work.make_square, work.aspect)
@@ -315,4 +254,29 @@ class JobSpec:
             style_weight=settings.sw,
             character_weight=settings.cw,
             style=Style(settings.style) if settings.style else None,
+        )
+
+    def _transfer_request(
+        self,
+        work: Transfer,
+        content: Image.Image | None,
+        style: Image.Image | None,
+        seed: int | None,
+    ) -> GenerationRequest:
+        if content is None or style is None:
+            raise ValueError("a style transfer needs its content and style images")
+        transfer = TransferSpec(
+            style=style,
+            strength=work.strength,
+            size=work.size,
+            preserve_colors=work.preserve_colors,
+            steps=work.steps,
+        )
+        return GenerationRequest(
+            operation=Operation.TRANSFER,
+            count=1,
+            seed=seed,
+            seeds=None if seed is not None else self.seeds[:1],
+            source=content,
+            transfer=transfer,
         )

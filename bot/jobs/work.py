@@ -1,21 +1,25 @@
 """What a job does to an earlier job's image: one frozen type per operation, and their
 stored JSON (the layout every version has written: ``operation``, ``source``, ``strength``,
-``mask``, ``outpaint``)."""
+``mask``, ``outpaint``; a style transfer adds ``transfer``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar
 
-from engine.request import Operation, PanDirection, Strength
+from engine.request import Operation, PanDirection, ReferenceRole, Strength
 
 __all__ = [
     "Imagine",
     "Outpaint",
+    "ReferenceSpec",
     "Region",
+    "Role",
     "SourceImage",
     "StoredFile",
+    "Transfer",
     "Upscale",
     "Variation",
     "Work",
@@ -34,6 +38,75 @@ class StoredFile:
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "sha256": self.sha256}
+
+
+class Role(StrEnum):
+    """How a reference steers the images, as stored (``image`` prompt, ``sref``, ``cref``)."""
+
+    IMAGE = "image"
+    STYLE = "sref"
+    CHARACTER = "cref"
+
+    @property
+    def engine_role(self) -> ReferenceRole:
+        return _ENGINE_ROLES[self]
+
+
+_ENGINE_ROLES = {
+    Role.IMAGE: ReferenceRole.IMAGE,
+    Role.STYLE: ReferenceRole.STYLE,
+    Role.CHARACTER: ReferenceRole.CHARACTER,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceSpec:
+    """One reference of a job: a numeric style ``code``, or an image from ``url``.
+
+    An image reference is *pending* until its file is fetched and stored (a stage of the job
+    that survives restarts); ``upload`` marks an image uploaded to Discord, read from its CDN.
+    """
+
+    role: Role
+    weight: float = 1.0
+    code: int | None = None
+    url: str | None = None
+    file: StoredFile | None = None
+    width: int | None = None
+    height: int | None = None
+    upload: bool = False
+    size: int | None = None
+    """An upload's declared size in bytes (checked before it is read)."""
+
+    @property
+    def pending(self) -> bool:
+        return self.code is None and self.file is None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": str(self.role), "weight": self.weight}
+        if self.code is not None:
+            return {**out, "code": self.code}
+        out["url"] = self.url
+        if self.file is not None:
+            out.update(self.file.to_json(), width=self.width, height=self.height)
+        if self.upload:
+            out.update(upload=True, size=self.size)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReferenceSpec:
+        file = StoredFile(data["path"], data["sha256"]) if data.get("path") else None
+        return cls(
+            role=Role(data["role"]),
+            weight=float(data.get("weight", 1.0)),
+            code=int(data["code"]) if data.get("code") is not None else None,
+            url=data.get("url"),
+            file=file,
+            width=data.get("width"),
+            height=data.get("height"),
+            upload=bool(data.get("upload", False)),
+            size=data.get("size"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +163,45 @@ class Outpaint:
     operation: ClassVar[Operation] = Operation.OUTPAINT
 
 
-Work = Imagine | Variation | Upscale | Region | Outpaint
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Style transfer: ``content`` (an earlier job's image, or an upload or link) restyled
+    like ``style`` (an upload or link). Uploads and links are references of the job's
+    reference stage: *pending* until fetched and stored (``bot.jobs.references``)."""
+
+    content: SourceImage | ReferenceSpec
+    style: ReferenceSpec
+    strength: int = 100
+    """0–1000: the style/content balance (0 = the content unchanged)."""
+    size: int | None = None
+    """The result's long side; ``None``: the content's."""
+    preserve_colors: bool = False
+    steps: int | None = None
+    """The optimiser's steps; ``None``: the engine's default (``MJ_TRANSFER_STEPS``)."""
+    operation: ClassVar[Operation] = Operation.TRANSFER
+
+    @property
+    def source(self) -> SourceImage | None:
+        """The earlier job's image it restyles, if the content is one."""
+        return self.content if isinstance(self.content, SourceImage) else None
+
+    @property
+    def images(self) -> tuple[ReferenceSpec, ...]:
+        """The uploads and links it needs: the content (unless a job's image), the style."""
+        if isinstance(self.content, SourceImage):
+            return (self.style,)
+        return (self.content, self.style)
+
+
+Work = Imagine | Variation | Upscale | Region | Outpaint | Transfer
 
 
 def work_to_json(work: Work) -> dict[str, Any]:
     out: dict[str, Any] = {"operation": str(work.operation)}
     if isinstance(work, Imagine):
         return out
+    if isinstance(work, Transfer):
+        return {**out, "transfer": _transfer_to_json(work)}
     out["source"] = {"job": work.source.job_id, "index": work.source.index}
     if isinstance(work, Variation | Upscale):
         out["strength"] = str(work.strength)
@@ -116,7 +221,9 @@ def work_from_json(data: Mapping[str, Any]) -> Work:
     operation = Operation(data.get("operation", Operation.IMAGINE))
     if operation is Operation.IMAGINE:
         return Imagine()
-    source = SourceImage(str(data["source"]["job"]), int(data["source"]["index"]))
+    if operation is Operation.TRANSFER:
+        return _transfer_from_json(data["transfer"])
+    source = _source_from_json(data["source"])
     if operation is Operation.VARIATION:
         return Variation(source, Strength(data.get("strength", Strength.STRONG)))
     if operation is Operation.UPSCALE:
@@ -136,3 +243,36 @@ def work_from_json(data: Mapping[str, Any]) -> Work:
 def pair(value: Any) -> tuple[int, int]:
     first, second = value
     return int(first), int(second)
+
+
+def _source_from_json(data: Mapping[str, Any]) -> SourceImage:
+    return SourceImage(str(data["job"]), int(data["index"]))
+
+
+def _transfer_to_json(work: Transfer) -> dict[str, Any]:
+    content = work.content
+    return {
+        "content": (
+            {"job": content.job_id, "index": content.index}
+            if isinstance(content, SourceImage)
+            else content.to_json()
+        ),
+        "style": work.style.to_json(),
+        "strength": work.strength,
+        "size": work.size,
+        "preserve_colors": work.preserve_colors,
+        "steps": work.steps,
+    }
+
+
+def _transfer_from_json(data: Mapping[str, Any]) -> Transfer:
+    given = data["content"]
+    content = _source_from_json(given) if "job" in given else ReferenceSpec.from_json(given)
+    return Transfer(
+        content=content,
+        style=ReferenceSpec.from_json(data["style"]),
+        strength=int(data.get("strength", 100)),
+        size=int(data["size"]) if data.get("size") is not None else None,
+        preserve_colors=bool(data.get("preserve_colors", False)),
+        steps=int(data["steps"]) if data.get("steps") is not None else None,
+    )
