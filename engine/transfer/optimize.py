@@ -3,6 +3,10 @@ coarse to fine, one loss evaluation per step, cancellable at every step.
 
 Every step is one forward and backward pass of the backbone: L-BFGS runs one iteration per
 ``step()`` without line search (its history carries over between steps), Adam one update.
+The optimised variable is the pixels' logit (pixels = sigmoid(logit)), so every image is in
+``[0, 1]`` without clamping: clamping between steps hides the constraint from L-BFGS, whose
+curvature pairs then describe steps that never happened — at high strengths it overshot into
+black or noise. The logit keeps the problem smooth and unconstrained.
 Large images start at a half or a quarter of their size: the coarse scales settle the
 large-scale structure cheaply and each finer one starts from the previous result, upsampled.
 """
@@ -48,8 +52,11 @@ STAGE_SHARES = {1: (1.0,), 2: (0.6, 0.4), 3: (0.5, 0.3, 0.2)}
 INIT_NOISE = 0.02
 """Amplitude of the seeded uniform noise added to the content at the start: the seed's
 only influence (same seed, same pixels), and texture can grow in flat regions."""
-ADAM_LR = 0.02
+ADAM_LR = 0.05
+"""In logit units (a pixel moves up to a quarter of this per step)."""
 LBFGS_HISTORY = 20
+LOGIT_EPS = 1e-3
+"""Pixels start within ``[eps, 1 − eps]`` so their logits are finite."""
 SIDE_MULTIPLE = 8
 
 StepCallback = Callable[[int, int, Any], None]
@@ -130,22 +137,23 @@ def optimise(
                 backbone.features(_rgb(content_here), LAYERS),
                 backbone.features(_rgb(style_here), LAYERS),
             )
-        # 2. The optimised pixels, contiguous (L-BFGS views its parameters flat).
-        pixels = _resized(image.detach(), stage.size).clone().contiguous().requires_grad_(True)
-        step_once = _stepper(optimizer, pixels, backbone, targets, ratio)
-        # 3. One loss evaluation per step, pixels clamped to [0, 1] after each.
+        # 2. The optimised logits, contiguous (L-BFGS views its parameters flat).
+        start_here = _resized(image.detach(), stage.size).clamp(LOGIT_EPS, 1 - LOGIT_EPS)
+        logits = torch.logit(start_here).contiguous().requires_grad_(True)
+        step_once = _stepper(optimizer, logits, backbone, targets, ratio)
+        # 3. One loss evaluation per step.
         for _ in range(stage.steps):
             if cancel is not None and cancel.is_set():
                 raise JobCancelledError("cancelled")
             losses = step_once()
-            with torch.no_grad():
-                pixels.clamp_(0, 1)
             content_losses.append(losses[0])
             style_losses.append(losses[1])
             outcome.steps_run += 1
             if on_step is not None:
-                on_step(outcome.steps_run, total, pixels)
-        image = pixels
+                with torch.no_grad():
+                    on_step(outcome.steps_run, total, torch.sigmoid(logits))
+        with torch.no_grad():
+            image = torch.sigmoid(logits)
     outcome.image = image.detach()
     outcome.content_losses = [float(v) for v in content_losses]
     outcome.style_losses = [float(v) for v in style_losses]
@@ -153,7 +161,7 @@ def optimise(
 
 
 def _stepper(
-    kind: TransferOptimizer, pixels: Any, backbone: Backbone, targets: LossTargets, ratio: float
+    kind: TransferOptimizer, logits: Any, backbone: Backbone, targets: LossTargets, ratio: float
 ) -> Callable[[], tuple[Any, Any]]:
     """A function doing one optimiser step and returning that step's (content, style) loss."""
     import torch
@@ -162,10 +170,13 @@ def _stepper(
 
     def closure() -> Any:
         optimiser.zero_grad(set_to_none=True)
+        pixels = torch.sigmoid(logits)
         features = backbone.features(_rgb(pixels), LAYERS)
         content = content_loss(features, targets)
         style = style_loss(features, targets)
-        loss = content + ratio * style + TV_WEIGHT * total_variation(pixels)
+        # Divided by 1 + ratio: the same scale at every strength (the first L-BFGS step and
+        # Adam's early steps are sized by it).
+        loss = (content + ratio * style + TV_WEIGHT * total_variation(pixels)) / (1 + ratio)
         loss.backward()
         last[0], last[1] = content.detach(), style.detach()
         return loss
@@ -174,7 +185,7 @@ def _stepper(
     if kind is TransferOptimizer.LBFGS:
         # max_iter=1: one evaluation per step; zero tolerances: a step is never skipped.
         optimiser = torch.optim.LBFGS(
-            [pixels],
+            [logits],
             lr=1.0,
             max_iter=1,
             history_size=LBFGS_HISTORY,
@@ -182,7 +193,7 @@ def _stepper(
             tolerance_change=0.0,
         )
     else:
-        optimiser = torch.optim.Adam([pixels], lr=ADAM_LR)
+        optimiser = torch.optim.Adam([logits], lr=ADAM_LR)
 
     def step() -> tuple[Any, Any]:
         optimiser.step(closure)

@@ -285,3 +285,67 @@ async def test_transfer_through_the_engine(tmp_path: Path, tiny_vgg: Backbone) -
     assert {thread for _, thread, _ in seen} == {loop_thread}
     assert sum(preview for _, _, preview in seen) >= 3
     assert worker.registry._loaded == {}  # no diffusion model was loaded for it
+
+
+def landscape(width: int = 160, height: int = 112) -> Image.Image:
+    """Sky, sun, hills and a house: flat regions and sharp edges, like a drawing."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    for y in range(height):
+        t = y / height
+        draw.line([(0, y), (width, y)], fill=(int(120 + 100 * t), int(170 + 60 * t), 235))
+    u, v = width / 320, height / 224
+    draw.ellipse((230 * u, 30 * v, 280 * u, 80 * v), fill=(250, 210, 80))
+    hills = [(0, 150), (90, 100), (200, 160), (320, 110), (320, 224), (0, 224)]
+    draw.polygon([(x * u, y * v) for x, y in hills], fill=(70, 140, 70))
+    draw.rectangle((60 * u, 130 * v, 130 * u, 190 * v), fill=(200, 90, 60))
+    draw.polygon([(52 * u, 132 * v), (95 * u, 95 * v), (138 * u, 132 * v)], fill=(120, 50, 40))
+    return image
+
+
+def strokes(side: int = 128) -> Image.Image:
+    """Bold diagonal strokes in five colours on a dark ground."""
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(7)
+    image = Image.new("RGB", (side, side), (20, 30, 60))
+    draw = ImageDraw.Draw(image)
+    palette = [(240, 150, 40), (40, 90, 200), (250, 230, 200), (200, 60, 40), (30, 160, 190)]
+    for _ in range(side):
+        x, y = rng.integers(-10, side + 10, 2)
+        length, angle = rng.integers(8, 22), rng.normal(0.8, 0.3)
+        end = (x + length * np.cos(angle), y + length * np.sin(angle))
+        colour = palette[rng.integers(len(palette))]
+        draw.line([(x, y), end], fill=colour, width=int(rng.integers(2, 5)))
+    return image
+
+
+def test_transfer_strength_trades_content_for_style_without_collapsing() -> None:
+    """Up the strength curve the content loss rises while the style loss stays at ≤ 1% of its
+    start, and the image stays the content's (its luminance correlates with the content's).
+    Clamping pixels between L-BFGS steps once broke this (at 320×224, strength 300 gave a
+    black image and 1000 noise)."""
+    from engine.transfer.backbone import BUILTIN_WIDTH_DIVISOR
+    from engine.transfer.losses import style_ratio
+
+    backbone = random_backbone(BUILTIN_WIDTH_DIVISOR)  # the built-in default network
+    content, style = tensors(landscape(), strokes())
+    luminance = np.asarray(landscape().convert("L"), dtype=float)
+    content_losses = []
+    for strength in (100, 300, 1000):
+        outcome = optimise(
+            backbone,
+            content,
+            style,
+            plan_stages((160, 112), 100),
+            ratio=style_ratio(strength),
+            optimizer=TransferOptimizer.LBFGS,
+            seed=1,
+        )
+        content_losses.append(outcome.content_losses[-1])
+        result = outcome.image[0].permute(1, 2, 0).numpy() @ np.array([0.299, 0.587, 0.114])
+        assert np.corrcoef(result.ravel(), luminance.ravel())[0, 1] > 0.35, strength
+        assert outcome.style_losses[-1] < 0.01 * outcome.style_losses[0], strength
+    assert content_losses == sorted(content_losses)
