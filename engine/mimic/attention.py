@@ -58,8 +58,8 @@ def link_reference_attention(reference_unet: Any, imitative_unet: Any) -> Refere
         raise ValueError("the U-Nets have no self-attention in their mid and up blocks")
     link = ReferenceLink(tuple(layers))
     plain = AttnProcessor2_0()
-    writers: dict[str, Any] = {name: plain for name in reference_unet.attn_processors}
-    readers: dict[str, Any] = {name: plain for name in imitative_unet.attn_processors}
+    writers: dict[str, Any] = dict.fromkeys(reference_unet.attn_processors, plain)
+    readers: dict[str, Any] = dict.fromkeys(imitative_unet.attn_processors, plain)
     for name in layers:
         writers[name] = _Writer(link, name, plain)
         readers[name] = _Reader(link, name, plain)

@@ -13,6 +13,7 @@ feature the model was trained with. We do the same (``depth_pixels(..., keep_sha
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +39,7 @@ def build_depth_guider(channels: Sequence[int] = GUIDER_CHANNELS, latent_channel
     from torch import nn
 
     blocks = nn.ModuleList()
-    for low, high in zip(channels[:-1], channels[1:], strict=True):
+    for low, high in itertools.pairwise(channels):
         blocks.append(nn.Conv2d(low, low, kernel_size=3, padding=1))
         blocks.append(nn.Conv2d(low, high, kernel_size=3, padding=1, stride=2))
     return nn.ModuleDict(
@@ -70,7 +71,7 @@ def depth_pixels(image: Image.Image, side: int, *, keep_shape: bool) -> Any:
 
 def depth_feature(depth_model: Any, guider: Any, pixels: Any, side: int) -> Any:
     """Depth map of ``pixels`` → the guider's (1, 4, side/8, side/8) feature."""
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     depth = depth_model(pixel_values=pixels).predicted_depth.unsqueeze(1)
     x = F.interpolate(depth, size=(side, side), mode="bilinear", align_corners=True)

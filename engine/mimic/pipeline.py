@@ -126,7 +126,9 @@ def mimic(
         depth = depth_feature(
             model.depth_model, model.depth_guider, pixels.to(device=device, dtype=dtype), side
         )
-        conditions = torch.cat([mask_latent, masked_latent, depth], dim=1).repeat(2 * count, 1, 1, 1)
+        conditions = torch.cat([mask_latent, masked_latent, depth], dim=1).repeat(
+            2 * count, 1, 1, 1
+        )
         embeds = torch.cat([uncond.repeat(count, 1, 1), cond.repeat(count, 1, 1)])
 
         # 4. Prepare the noise: one generator per seed, so image k alone equals result[k].
@@ -168,9 +170,13 @@ def image_features(model: MimicModel, reference: Image.Image) -> tuple[Any, Any]
 
     clip_side = model.clip_side
     resized = reference.resize((clip_side, clip_side), Image.Resampling.BICUBIC)
-    pixels = np.asarray(resized, np.float32) / 255.0
-    pixels = (pixels - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
-    tensor = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(model.device, model.dtype)
+    unit = np.asarray(resized, np.float32) / 255.0
+    pixels = (unit - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
+    tensor = (
+        torch.from_numpy(pixels.astype(np.float32))
+        .permute(2, 0, 1)[None]
+        .to(model.device, model.dtype)
+    )
     both = torch.cat([tensor, torch.zeros_like(tensor)])
     hidden = model.image_encoder(pixel_values=both, output_hidden_states=True).hidden_states[-2]
     projected = model.image_projection["projector"](hidden)

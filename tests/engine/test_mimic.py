@@ -53,8 +53,7 @@ def test_mimic_keeps_the_outside_and_repaints_the_inside(model: MimicModel) -> N
     for result in results:
         changed = (_array(result) != _array(source)).any(axis=-1)
         assert changed[~inside].sum() == 0  # the feather lies inside the mask
-        core = np.asarray(mask.filter_core()) if hasattr(mask, "filter_core") else inside
-        assert changed[core].mean() > 0.9
+        assert changed[inside].mean() > 0.9
     assert not np.array_equal(_array(results[0]), _array(results[1]))
     assert FEATHER_RADIUS > 0
 
@@ -180,7 +179,15 @@ def test_mimic_cancel_stops_between_steps(model: MimicModel) -> None:
         cancel.set()
 
     with pytest.raises(JobCancelledError):
-        mimic(model, _source(), _mask(), _reference(0), steps=5, cancel=cancel, on_progress=on_progress)
+        mimic(
+            model,
+            _source(),
+            _mask(),
+            _reference(0),
+            steps=5,
+            cancel=cancel,
+            on_progress=on_progress,
+        )
     assert [(p.step, p.total) for p in seen] == [(1, 5)]
 
 

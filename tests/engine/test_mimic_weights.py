@@ -97,7 +97,9 @@ def test_load_mimic_model_names_a_missing_key(model: MimicModel, tmp_path: Path)
     del sections["unet"]["conv_in.weight"]
     save_sections(sections, tmp_path)
 
-    with pytest.raises(ModelLoadError, match=r"mimicbrush\.bin.*'unet'.*missing key 'conv_in\.weight'"):
+    with pytest.raises(
+        ModelLoadError, match=r"mimicbrush\.bin.*'unet'.*missing key 'conv_in\.weight'"
+    ):
         load_mimic_model(tmp_path)
 
 
@@ -109,7 +111,9 @@ def test_load_mimic_model_names_a_mis_shaped_or_unknown_key(
     sections = write_release(model, tmp_path)
     sections["image_proj"]["projector.weight"] = torch.zeros((8, 31))
     save_sections(sections, tmp_path)
-    with pytest.raises(ModelLoadError, match=r"'image_proj'.*'projector\.weight' has shape \(8, 31\)"):
+    with pytest.raises(
+        ModelLoadError, match=r"'image_proj'.*'projector\.weight' has shape \(8, 31\)"
+    ):
         load_mimic_model(tmp_path)
 
     del sections["image_proj"]
