@@ -76,6 +76,8 @@ async def run(jobs: int, users: int, rate: float) -> None:
             f"p99 {percentile(acks, 0.99):.1f} ms, max {max(acks):.1f} ms "
             f"(target p99 < 250 ms; Discord's limit 3000 ms)"
         )
+        slowest = sorted(range(jobs), key=lambda i: -acks[i])[:5]
+        print("slowest (command number: ms):", ", ".join(f"{i}: {acks[i]:.0f}" for i in slowest))
         late = [a for a in acks if a > 3000]
         print(f"acknowledged late (over 3 s): {len(late)}")
         # 3. Every accepted job delivered exactly once.
