@@ -160,7 +160,7 @@ class JobRunner:
             parent_index=s.parent_index,
             seeds=s.spec.seeds if s.spec is not None else (),
         )
-        async with self.db.session() as session:
+        async with self.db.session(urgent=True) as session:  # the acknowledgement waits
             return await repo.create_job(session, new, self.limits if limited else None)
 
     async def launch(self, job_id: str, *, post_first: bool = False) -> UserError | None:
