@@ -101,9 +101,9 @@ def test_region_edit_keeps_every_pixel_outside_the_mask(shapes: LoadedModel) -> 
 
 def test_draws_what_held_out_prompts_ask(shapes: LoadedModel) -> None:
     """24 held-out captions through the engine's own path, read by the judge. The shipped
-    snapshot (step 9000) measured background 24/24, count 24/24, colour 28/35, position
-    31/35 and shape 19/35 here; the bars sit well below, and far above chance (1 in 9
-    colours, 5 positions, 4 shapes)."""
+    snapshot (step 15000) measured background 24/24, count 24/24, position 35/35, shape
+    35/35 and colour 27/35 here; the bars sit below, and far above chance (1 in 9 colours,
+    5 positions, 4 shapes)."""
     from engine.shapes.world import COLOURS, POSITIONS, SHAPES
 
     scenes = held_out_scenes(24, seed=5)
@@ -118,8 +118,8 @@ def test_draws_what_held_out_prompts_ask(shapes: LoadedModel) -> None:
     assert correct["background"] >= 0.85 * len(scenes)
     assert correct["count"] >= 0.85 * len(scenes)
     assert correct["colour"] >= max(0.55, 4 / len(COLOURS)) * objects
-    assert correct["position"] >= max(0.6, 3 / len(POSITIONS)) * objects
-    assert correct["shape"] >= max(0.35, 1.4 / len(SHAPES)) * objects
+    assert correct["position"] >= max(0.85, 3 / len(POSITIONS)) * objects
+    assert correct["shape"] >= max(0.85, 2 / len(SHAPES)) * objects
 
 
 def test_the_house_style_is_not_added_to_its_closed_vocabulary(shapes: LoadedModel) -> None:
