@@ -86,10 +86,7 @@ def _quick_check(path: Path, lock_timeout: float) -> list[str]:
         finally:
             connection.close()
     except sqlite3.OperationalError as error:
-        if "locked" in str(error):
-            raise DatabaseLockedError(str(path), lock_timeout) from error
-        fault = database_fault(str(error), None, path)
-        raise fault or StorageFaultError(path, "it cannot be read", str(error)) from error
+        raise _opening_error(path, error, lock_timeout, "it cannot be read") from error
     except sqlite3.DatabaseError as error:  # "malformed", "file is not a database"
         return [str(error)]
     verdicts = [str(row[0]) for row in rows]
@@ -105,7 +102,14 @@ def _probe_write_lock(path: Path, lock_timeout: float) -> None:
         finally:
             connection.close()
     except sqlite3.OperationalError as error:
-        if "locked" in str(error):
-            raise DatabaseLockedError(str(path), lock_timeout) from error
-        fault = database_fault(str(error), None, path)
-        raise fault or StorageFaultError(path, "it cannot be opened", str(error)) from error
+        raise _opening_error(path, error, lock_timeout, "it cannot be opened") from error
+
+
+def _opening_error(
+    path: Path, error: sqlite3.OperationalError, lock_timeout: float, problem: str
+) -> Exception:
+    """What an OperationalError at start-up means: another process holds the lock, a typed
+    storage fault (full, read-only…), or ``problem`` with SQLite's words."""
+    if "locked" in str(error):
+        return DatabaseLockedError(str(path), lock_timeout)
+    return database_fault(str(error), None, path) or StorageFaultError(path, problem, str(error))

@@ -175,6 +175,16 @@ async def wait_result(emu: Emulator, pattern: str, count: int = 1, timeout: floa
     return found[count - 1]
 
 
+def marked_png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 64)) -> bytes:
+    """A PNG of ``colour`` with a contrasting block in its top-left corner (so two colours'
+    images differ in content as well as tint)."""
+    image = Image.new("RGB", size, colour)
+    image.paste((255 - colour[0], 40, 90), (0, 0, size[0] // 2, size[1] // 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def image_of(emu: Emulator, message: Message) -> Image.Image:
     image = Image.open(io.BytesIO(emu.attachment_bytes(message.attachments[0])))
     image.load()

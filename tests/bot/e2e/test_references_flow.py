@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import sqlite3
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from playground import Emulator
 from playground.models import InteractionRecord, Message
@@ -21,6 +19,7 @@ from tests.bot.e2e.conftest import (
     image_of,
     imagine,
     labels,
+    marked_png,
     results,
     wait_result,
 )
@@ -29,11 +28,7 @@ NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣")
 
 
 def png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 64)) -> bytes:
-    image = Image.new("RGB", size, colour)
-    image.paste((255 - colour[0], 40, 90), (0, 0, size[0] // 2, size[1] // 3))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
+    return marked_png(colour, size)
 
 
 def jobs(harness: BotHarness) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ form, the result and its buttons, refusals, a broken link, and ❌ while it wait
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import sqlite3
@@ -12,12 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from bot.jobs.references import SAME_IMAGES
 from playground import Emulator
 from playground.models import InteractionRecord, Message
-from tests.bot.e2e.conftest import BotHarness, custom_id, image_of, imagine, labels, wait_result
+from tests.bot.e2e.conftest import (
+    BotHarness,
+    custom_id,
+    image_of,
+    imagine,
+    labels,
+    marked_png,
+    wait_result,
+)
 from tests.bot.e2e.test_controls import (
     LONG,
     ephemeral_reply,
@@ -34,11 +40,7 @@ DONE = r" - Style Transfer by <@\d+> \(fast\)$"
 
 
 def png(colour: tuple[int, int, int], size: tuple[int, int] = (128, 64)) -> bytes:
-    image = Image.new("RGB", size, colour)
-    image.paste((255 - colour[0], 40, 90), (0, 0, size[0] // 2, size[1] // 3))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
+    return marked_png(colour, size)
 
 
 def jobs(harness: BotHarness) -> list[dict[str, Any]]:
