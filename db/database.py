@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -33,6 +34,7 @@ BUSY_TIMEOUT_MS = 30_000
 WRITE_GATE_TIMEOUT_S = 10.0
 """How long a unit of work waits for this process's other writers before trying SQLite's
 lock anyway (so a unit of work opened inside another still fails with "locked", never hangs)."""
+CLOSE_GRACE_S = 5.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -78,6 +80,8 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reads = async_sessionmaker(self._reader, expire_on_commit=False)
         self._write_gates: dict[asyncio.AbstractEventLoop, WriteGate] = {}
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None  # set when the last unit of work ends
 
     @property
     def where(self) -> str:
@@ -89,7 +93,7 @@ class Database:
         """A unit of work that writes. ``urgent``: someone is waiting for it (a command's
         acknowledgement waits for its job row), so on SQLite it goes before this process's
         other waiting writers (see :class:`WriteGate`)."""
-        async with self._write_turn(urgent):
+        async with self._write_turn(urgent), self._counted():
             with self._faults_typed():
                 async with self._sessions() as session, session.begin():
                     yield session
@@ -117,9 +121,20 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that only reads: on SQLite it does not wait for writers (nor make
         them wait), so quick answers stay quick while jobs are being recorded."""
-        with self._faults_typed():
-            async with self._reads() as session, session.begin():
-                yield session
+        async with self._counted():
+            with self._faults_typed():
+                async with self._reads() as session, session.begin():
+                    yield session
+
+    @asynccontextmanager
+    async def _counted(self) -> AsyncIterator[None]:
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._idle is not None:
+                self._idle.set()
 
     async def migrate(self, *, backup_dir: Path | None = None) -> Path | None:
         """Bring the schema to the newest migration (creating it in an empty database).
@@ -168,7 +183,13 @@ class Database:
         log.info("database schema is up to date (%s)", self.where)
         return backup
 
-    async def close(self) -> None:
+    async def close(self, *, grace_s: float = CLOSE_GRACE_S) -> None:
+        """Let units of work in flight finish (up to ``grace_s``), then close the connections.
+        Disposing under a running unit of work left it to be cancelled mid-rollback later."""
+        if self._in_flight:
+            self._idle = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace_s)
         await self.engine.dispose()
         if self._reader is not self.engine:
             await self._reader.dispose()

@@ -113,3 +113,31 @@ async def test_many_concurrent_writers_all_commit(tmp_path: Path) -> None:
             assert (await session.execute(text("SELECT n FROM counter"))).scalar_one() == 60
     finally:
         await db.close()
+
+
+async def test_close_lets_a_unit_of_work_in_flight_finish(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'mjbot.db'}")
+    await db.migrate()
+    async with db.session() as session:
+        await session.execute(text("CREATE TABLE marks (n INTEGER)"))
+    entered = asyncio.Event()
+
+    async def slow_write() -> None:
+        async with db.session() as session:
+            await session.execute(text("INSERT INTO marks VALUES (1)"))
+            entered.set()
+            await asyncio.sleep(0.3)
+
+    writer = asyncio.create_task(slow_write())
+    await entered.wait()
+    await db.close()
+    assert writer.done()  # committed before the close
+    assert writer.exception() is None
+    reopened = Database(f"sqlite+aiosqlite:///{tmp_path / 'mjbot.db'}")
+    try:
+        async with reopened.read() as session:
+            assert (await session.execute(text("SELECT count(*) FROM marks"))).scalar_one() == 1
+    finally:
+        await reopened.close()
