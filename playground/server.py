@@ -97,6 +97,11 @@ async def strict(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
         else:
             response = exc
+    except ConnectionResetError:
+        # The client went away mid-request (a bot process killed while uploading): nothing
+        # to answer, and no fault of the emulator's.
+        log.info("client left during %s %s", request.method, request.path)
+        response = json_response({"code": 0, "message": "client closed request"}, 400)
     except Exception as exc:  # an emulator bug must answer, not hang the bot
         log.exception("discord emulator failed on %s %s", request.method, request.path)
         detail = "".join(traceback.format_exception(exc))
