@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import writes
 from db.errors import TooManyOptionsError
 from db.models import JobMode, PreferOption, User
 
@@ -26,26 +26,17 @@ MAX_OPTIONS = 20
 SETTINGS = frozenset(
     {"mode", "remix", "variability", "default_version", "stylize", "raw", "suffix"}
 )
-TURBO_COST = 2.0
-"""Turbo jobs count double against fast time, as in Midjourney."""
 
 
 async def get_or_create_user(session: AsyncSession, user_id: int) -> User:
     """The user row, inserted with default settings on first sight (race-free)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert(User).values(id=user_id).on_conflict_do_nothing())
-    user = await session.get(User, user_id)
-    assert user is not None  # noqa: S101 - inserted just above
-    return user
+    return await session.run_sync(writes.get_or_create_user, user_id)
 
 
 async def lock_user(session: AsyncSession, user_id: int) -> User:
     """The user row, locked until the transaction ends (PostgreSQL; SQLite's transactions
     already hold the database's write lock), so per-user checks and writes are atomic."""
-    await get_or_create_user(session, user_id)
-    query = select(User).where(User.id == user_id).with_for_update()
-    return (await session.execute(query)).scalar_one()
+    return await session.run_sync(writes.lock_user, user_id)
 
 
 async def update_user(session: AsyncSession, user_id: int, **changes: Any) -> User:
@@ -89,8 +80,4 @@ async def list_options(session: AsyncSession, user_id: int) -> dict[str, str]:
 async def add_gpu_seconds(
     session: AsyncSession, user_id: int, mode: JobMode, seconds: float
 ) -> None:
-    user = await get_or_create_user(session, user_id)
-    if mode is JobMode.RELAX:
-        user.gpu_seconds_relax += seconds
-    else:
-        user.gpu_seconds_fast += seconds * (TURBO_COST if mode is JobMode.TURBO else 1.0)
+    await session.run_sync(writes.add_gpu_seconds, user_id, mode, seconds)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +32,11 @@ __all__ = ["DeviceWorker", "PendingJob"]
 log = logging.getLogger(__name__)
 
 PREVIEW_SIDE = 256
+
+WORKER_NICENESS = 10
+"""How much lower than the process the worker thread is scheduled (Linux ``nice``, per
+thread): when the CPU is contended, the event loop (acknowledging commands) runs first and
+rendering takes what is left (on a GPU the worker mostly waits for the device anyway)."""
 
 
 @dataclass(eq=False)
@@ -77,6 +84,7 @@ class DeviceWorker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        _yield_cpu_to_event_loop()
         while True:
             ticket = self._scheduler.take()
             if ticket is None:
@@ -150,6 +158,19 @@ class DeviceWorker:
 def _grid_preview(images: list[Image.Image]) -> Image.Image:
     grid = compose_grid(images) if len(images) > 1 else images[0]
     return preview(grid, PREVIEW_SIDE)
+
+
+def _yield_cpu_to_event_loop() -> None:
+    """Lower this thread's scheduling priority (and its compute threads', created from it)."""
+    if sys.platform != "linux":  # elsewhere a thread id is no process id: leave it
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(
+            os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + WORKER_NICENESS
+        )
+    except OSError as error:  # a sandbox that forbids it: a missed optimisation, not a fault
+        log.debug("could not lower the worker thread's priority: %s", error)
 
 
 def _resolve(

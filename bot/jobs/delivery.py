@@ -20,7 +20,7 @@ from bot import texts
 from bot.jobs.progress import JobMessages
 from bot.jobs.records import JobParameters
 from bot.ui.routing import ImageContext, Routes, Surface
-from db import Database, ImageStore, Job, JobKind, User
+from db import Database, ImageStore, Job, JobKind, User, writes
 from db import jobs as repo
 from engine.grid import EncodedImage, compose_grid, encode_to_fit
 
@@ -65,8 +65,7 @@ class Delivery:
             parameters = JobParameters.from_json(job.parameters)
             limit = parameters.upload_limit or upload_limit(channel)
             message = await self.post(job, channel, limit, nonce=job_nonce(job.id))
-        async with self.db.session() as session:
-            await repo.mark_delivered(session, job.id, message.id)
+        await self.db.run(writes.mark_delivered, job.id, message.id)
         if job.progress_message_id is not None:
             await self.messages.delete(job.channel_id, job.progress_message_id)
         self.messages.forget(job.id)

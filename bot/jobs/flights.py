@@ -24,7 +24,7 @@ from bot.jobs.records import JobView
 from bot.jobs.references import engine_references, read_reference
 from bot.jobs.spec import JobSpec, ReferenceSpec, Region, Transfer
 from bot.tasks import TaskGroup
-from db import Database, ImageStore, JobStatus, NewImage
+from db import Database, ImageStore, JobStatus, NewImage, writes
 from db import jobs as repo
 from db.errors import StorageError
 from engine import Engine, EngineError, GenerationResult, JobCancelledError, JobHandle
@@ -142,10 +142,7 @@ class Flights:
         raise StorageError(f"job {spec.source.job_id} has no image {spec.source.index + 1}")
 
     async def _mark_running(self, job_id: str) -> None:
-        async with self.db.session() as session:
-            job = await repo.get_job(session, job_id)
-            if job.status is JobStatus.QUEUED:
-                await repo.transition(session, job_id, JobStatus.RUNNING)
+        await self.db.run(writes.mark_running, job_id)
 
     async def _finish(self, flight: _Flight) -> None:
         view = flight.view
@@ -207,20 +204,15 @@ class Flights:
 
     async def _record(self, view: JobView, result: GenerationResult) -> None:
         stored = await asyncio.to_thread(self._store_images, result)
-        async with self.db.session() as session:
-            job = await repo.get_job(session, view.id)
-            if job.status is JobStatus.QUEUED:
-                await repo.transition(session, view.id, JobStatus.RUNNING)
-            await repo.transition(
-                session,
-                view.id,
-                JobStatus.DONE,
-                gpu_seconds=result.seconds,
-                model=result.model,
-                seeds=result.seeds,
-                parameters={"effective": result.parameters.to_json()},
-            )
-            await repo.attach_images(session, view.id, stored)
+        await self.db.run(
+            writes.record_result,
+            view.id,
+            stored,
+            gpu_seconds=result.seconds,
+            model=result.model,
+            seeds=result.seeds,
+            parameters={"effective": result.parameters.to_json()},
+        )
 
     def _store_images(self, result: GenerationResult) -> list[NewImage]:
         images = []

@@ -20,7 +20,7 @@ from PIL import Image
 from bot import texts
 from bot.jobs.records import JobView
 from bot.tasks import TaskGroup
-from db import Database
+from db import Database, writes
 from db import jobs as repo
 from engine import Progress
 from engine.grid import encode_png, preview
@@ -54,8 +54,7 @@ class JobMessages:
             allowed_mentions=discord.AllowedMentions(users=True),
         )
         self._waiting[view.id] = message.id
-        async with self.db.session() as session:
-            await repo.set_messages(session, view.id, progress=message.id)
+        await self.db.run(writes.set_messages, view.id, progress=message.id)
         return int(message.id)
 
     async def edit_waiting(

@@ -36,7 +36,7 @@ from bot.jobs.references import ReferenceFetcher
 from bot.jobs.spec import JobSpec
 from bot.tasks import TaskGroup
 from bot.ui.routing import ImageContext, Routes, Surface
-from db import Database, ImageStore, JobKind, JobMode, JobStatus, Limits, NewJob
+from db import Database, ImageStore, JobKind, JobMode, JobStatus, Limits, NewJob, writes
 from db import jobs as repo
 from db.recovery import recover
 from engine import Engine
@@ -160,8 +160,8 @@ class JobRunner:
             parent_index=s.parent_index,
             seeds=s.spec.seeds if s.spec is not None else (),
         )
-        async with self.db.session(urgent=True) as session:  # the acknowledgement waits
-            return await repo.create_job(session, new, self.limits if limited else None)
+        # The acknowledgement waits: one hop to the database's thread (see Database.run).
+        return await self.db.run_urgent(writes.create_job, new, self.limits if limited else None)
 
     async def launch(self, job_id: str, *, post_first: bool = False) -> UserError | None:
         """Fetch the job's pending references, post its waiting message, start it when the
