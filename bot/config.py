@@ -19,6 +19,28 @@ class SettingsError(Exception):
     """Missing or invalid settings; ``str()`` lists every problem, one per line."""
 
 
+DEFAULT_MODEL = "builtin:shapes"
+"""The model when ``MJ_MODEL`` is unset: small, trained here, shipped in the package; it
+draws what its captions say (coloured shapes), so a newcomer sees prompts followed."""
+
+BUILTIN_MODELS = {
+    "builtin:shapes": "a small built-in model that draws coloured shapes (circles, squares, "
+    "triangles, stars; nine colours; left/right/top/bottom/centre) and knows no other words",
+    "builtin:tiny": "a random-weight model built in code for tests: every image it makes is noise",
+    "builtin:tiny-sdxl": "a random-weight SDXL-class model built in code for tests: every image "
+    "it makes is noise",
+}
+"""What each built-in model is, in words for start-up messages."""
+
+
+def describe_builtin(source: str) -> str | None:
+    """One line about a built-in model (``None`` for a real one), ending with what to do."""
+    if not source.startswith("builtin:"):
+        return None
+    what = BUILTIN_MODELS.get(source, "a model built in code")
+    return f'MJ_MODEL is {source}: {what}; set MJ_MODEL for real images (see README, "Models")'
+
+
 class Settings(BaseSettings):
     """Every key is documented in ``.env.example``."""
 
@@ -34,7 +56,8 @@ class Settings(BaseSettings):
 
     mj_data_dir: Path = Path("data")
     mj_database_url: str | None = None
-    mj_model: str = "builtin:tiny"
+    mj_model: str = DEFAULT_MODEL
+    """Unset: the built-in model that draws coloured shapes (see :data:`DEFAULT_MODEL`)."""
     mj_models: dict[str, str] = Field(default_factory=dict)
     mj_model_config: Path | None = None
     mj_device: str = "auto"

@@ -61,14 +61,17 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     imagine_cmd.add_argument("prompt", help="the prompt, as typed after /imagine (quote it)")
     imagine_cmd.add_argument(
-        "--out", required=True, type=Path, metavar="FILE", help="where to write the grid (PNG)"
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="where to write the grid (PNG; default: the prompt's first words, .png, here)",
     )
     imagine_cmd.add_argument(
         "--model",
         default=None,
         metavar="SRC",
-        help="model source: builtin:tiny, a diffusers folder, a "
-        ".safetensors file or a Hub id (default: $MJ_MODEL or builtin:tiny)",
+        help="model source: builtin:shapes, builtin:tiny, a diffusers folder, a "
+        ".safetensors file or a Hub id (default: $MJ_MODEL or builtin:shapes)",
     )
     imagine_cmd.add_argument(
         "--seed",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.cli.parse import describe_error
 from bot.cli.quiet import quiet_third_party
+from bot.config import DEFAULT_MODEL, describe_builtin
 from bot.jobs.references import resolve_random_styles, wanted_references
 from bot.jobs.spec import JobSpec, version_key
 from parser import Prompt, PromptError, parse
@@ -42,7 +44,7 @@ async def _render_all(args: argparse.Namespace, prompts: list[Prompt]) -> int:
     from engine import Engine, EngineConfig, EngineError
     from engine.grid import compose_grid, encode_png
 
-    model: str = args.model or os.environ.get("MJ_MODEL", "builtin:tiny")
+    model: str = args.model or os.environ.get("MJ_MODEL") or DEFAULT_MODEL
     data_dir = Path(os.environ.get("MJ_DATA_DIR", "data"))
     config_dir = args.model_config or _env_path("MJ_MODEL_CONFIG")
     # The command line has one model: it answers every --v/--niji in the prompts.
@@ -56,17 +58,14 @@ async def _render_all(args: argparse.Namespace, prompts: list[Prompt]) -> int:
             single_file_config=config_dir,
         )
     )
-    if model.startswith("builtin:"):
-        print(
-            "note: builtin models have random weights; images are noise "
-            "(pass --model to use a real one)",
-            file=sys.stderr,
-        )
+    builtin = describe_builtin(model)
+    if builtin is not None:
+        print(f"note: {builtin} (or pass --model)", file=sys.stderr)
     try:
         print(f"loading {model}…", file=sys.stderr)
         await engine.start()
         for index, prompt in enumerate(prompts, 1):
-            out = _numbered(args.out, index, len(prompts))
+            out = _numbered(args.out or _default_out(prompts[0]), index, len(prompts))
             started = time.perf_counter()
             request = await _request(prompt, data_dir, args.seed)
             bar = ProgressBar()
@@ -116,6 +115,12 @@ async def _request(prompt: Prompt, data_dir: Path, seed: int | None) -> Generati
 
 async def _no_cdn(url: str) -> bytes:
     raise RuntimeError("the command line has no Discord uploads")  # pragma: no cover
+
+
+def _default_out(prompt: Prompt) -> Path:
+    """``a-red-circle-on-the-left.png`` in the current folder: the prompt's first words."""
+    words = re.findall(r"[a-z0-9]+", prompt.text.lower())[:8]
+    return Path(("-".join(words) or "grid") + ".png")
 
 
 def _numbered(path: Path, index: int, total: int) -> Path:

@@ -17,19 +17,11 @@ __all__ = ["run_serve"]
 
 log = logging.getLogger(__name__)
 
-BUILTIN_WARNING = """\
-*****************************************************************************
-MJ_MODEL is {model}: a random-weight model built in code. Every image it makes
-is noise. It exists so the bot runs and is tested without downloads. Set MJ_MODEL
-to a diffusers folder, a .safetensors checkpoint (with MJ_MODEL_CONFIG) or a Hub
-id in your local cache to make real images (see README, "Models").
-*****************************************************************************"""
-
 
 def run_serve(*, local: bool = False) -> int:
     """Run the bot until SIGINT/SIGTERM: on Discord with ``DISCORD_TOKEN``, otherwise (or with
     ``local``) on the local playground, which is started here."""
-    from bot.config import SettingsError, load_settings
+    from bot.config import SettingsError, describe_builtin, load_settings
 
     try:
         settings = load_settings()
@@ -40,8 +32,9 @@ def run_serve(*, local: bool = False) -> int:
         level=settings.mj_log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if settings.mj_model.startswith("builtin:"):
-        log.warning("\n" + BUILTIN_WARNING.format(model=settings.mj_model))
+    builtin = describe_builtin(settings.mj_model)
+    if builtin is not None:  # plainly, once, where an admin looks first
+        log.warning("%s", builtin)
     from db import StorageError
     from db.faults import check_writable_folder
 

@@ -13,14 +13,20 @@ from PIL import Image
 MJBOT = Path(sys.executable).with_name("mjbot")
 
 
-def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], data_dir: Path, *, model: str | None = "builtin:tiny", cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``mjbot imagine ARGS`` with ``MJ_MODEL=model`` (``None``: unset, the default model)."""
     env = {**os.environ, "MJ_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
     env.pop("MJ_MODEL", None)
+    if model is not None:
+        env["MJ_MODEL"] = model
     return subprocess.run(
         [str(MJBOT), "imagine", *args],
         capture_output=True,
         text=True,
         env=env,
+        cwd=cwd,
         check=False,
         timeout=600,
     )
@@ -71,3 +77,29 @@ def test_imagine_cli_uses_style_codes(tmp_path: Path, data_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "--sref 1234 --sw 800" in result.stdout
     assert plain.read_bytes() != styled.read_bytes()
+
+
+def test_imagine_cli_default_model_draws_the_prompt(tmp_path: Path, data_dir: Path) -> None:
+    """A fresh user's first command: no MJ_MODEL, no --out. The built-in shapes model draws
+    red circles on the left of a blue background, read back by the automatic judge."""
+    from engine.shapes.judge import read
+
+    prompt = "a red circle on the left, blue background"
+    result = run([prompt, "--seed", "3"], data_dir, model=None, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "builtin:shapes: a small built-in model that draws coloured shapes" in result.stderr
+    out = tmp_path / "a-red-circle-on-the-left-blue-background.png"
+    assert out.name in result.stdout
+    with Image.open(out) as grid:
+        width, height = grid.size
+        cells = [
+            grid.crop((x, y, x + width // 2, y + height // 2))
+            for y in (0, height // 2)
+            for x in (0, width // 2)
+        ]
+        readings = [read(cell) for cell in cells]
+    for reading in readings:
+        assert reading.background.colour == "blue"
+        assert reading.objects, "no object drawn"
+        biggest = reading.objects[0]
+        assert (biggest.colour, biggest.shape, biggest.position) == ("red", "circle", "left")

@@ -50,7 +50,7 @@ def test_settings_parse_lists_and_maps(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.discord_guild_ids == [1, 2, 3]
     assert settings.mj_fetch_allow_hosts == ["127.0.0.1:8080", "cdn.local"]
     assert settings.models == {
-        "default": "builtin:tiny",
+        "default": "builtin:shapes",
         "6": "/models/sdxl",
         "niji": "/models/anime",
     }
@@ -65,7 +65,7 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.discord_api_base_url == "https://discord.com/api/v10"
     assert settings.discord_gateway_url == "wss://gateway.discord.gg/"
     assert (settings.mj_max_active_jobs, settings.mj_max_queued_jobs) == (3, 10)
-    assert settings.mj_model == "builtin:tiny"
+    assert settings.mj_model == "builtin:shapes"  # draws what it is asked; tests use tiny
 
 
 def test_settings_empty_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

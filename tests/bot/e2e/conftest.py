@@ -232,9 +232,9 @@ class BotProcess:
             "MJ_PROGRESS_INTERVAL": "0",
             "MJ_WEB_PORT": "0",  # any free port: bots of parallel test runs never collide
             "HF_HUB_OFFLINE": "1",
+            "MJ_MODEL": "builtin:tiny",
             **env,
         }
-        self.env.pop("MJ_MODEL", None)
         self.process: asyncio.subprocess.Process | None = None
         self.log = data_dir / "bot.log"
 

@@ -63,12 +63,12 @@ async def test_readme_main_job_opens_the_local_playground_and_stops_cleanly(
                 "name": "imagine",
                 "user_id": alice,
                 "channel_id": channel,
-                "options": {"prompt": "a red fox in the snow --seed 7"},
+                "options": {"prompt": "a red circle on the left, blue background --seed 7"},
             }
             async with http.post(f"{url}client/commands", json=body) as response:
                 assert response.status == 200, await response.text()
             grid = await _wait_message(
-                http, url, channel, r"a red fox in the snow --seed 7\*\* - <@\d+> \(fast\)$"
+                http, url, channel, r"blue background --seed 7\*\* - <@\d+> \(fast\)$"
             )
             assert len(grid["attachments"]) == 1
     finally:
@@ -78,6 +78,9 @@ async def test_readme_main_job_opens_the_local_playground_and_stops_cleanly(
     output = _text(log)
     assert code == 0, output[-3000:]
     assert "Traceback" not in output
+    # No MJ_MODEL: the built-in shapes model, said plainly at start.
+    assert "MJ_MODEL is builtin:shapes: a small built-in model that draws coloured shapes" in output
+    assert "set MJ_MODEL for real images" in output
     assert (data / "playground").is_dir()  # its world is kept in the data folder
 
 
