@@ -25,6 +25,7 @@ from db import ImageStore, Limits, disk_space, open_database
 from db.faults import check_writable_folder
 from engine import Engine, EngineConfig
 from engine.describe import DescribeConfig, Describer
+from engine.mimic.operation import describe_mimic
 from engine.models import resolve_device
 from engine.transfer import describe_backbone
 
@@ -82,9 +83,11 @@ class MjBot(FeatureBot):
                 ip_adapter=settings.mj_ip_adapter,
                 house_styles=settings.house_styles,
                 vgg19=settings.mj_vgg19 or None,
+                mimicbrush=settings.mj_mimicbrush or None,
             )
         )
         log.info("%s", describe_backbone(settings.mj_vgg19 or None))
+        log.info("%s", describe_mimic(settings.mj_mimicbrush or None))
         await engine.start()
         # 3. The job layer, and what features share.
         fetcher = Fetcher(FetchLimits(allow_hosts=frozenset(settings.mj_fetch_allow_hosts)))

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     mj_vgg19: str = ""
     """Style transfer's backbone: a VGG19 weights file or Hub id; empty: the built-in
     network (random filters)."""
+    mj_mimicbrush: str = ""
+    """Reference edits' MimicBrush: a folder laid out like the authors' release; empty: the
+    built-in random one (its repaints are noise)."""
     mj_transfer_steps: int | None = Field(None, ge=1, le=10_000)
     """Style transfer's optimiser steps; unset: the engine's default."""
     mj_caption_model: str = "builtin:tiny"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.errors import EngineError, JobCancelledError
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
+from engine.mimic.operation import MimicRegistry
 from engine.models import ModelCatalog, ModelRegistry, resolve_device, resolve_dtype
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
 from engine.scheduler import FairScheduler, SpeedMode, Ticket
@@ -54,6 +55,10 @@ class EngineConfig:
     """Style transfer's VGG19 weights (``MJ_VGG19``): a ``.safetensors``/``.pth`` file or a
     Hub id like ``timm/vgg19.tv_in1k``; ``None``: the built-in random-filter network
     (``engine/transfer/backbone.py``; announce it with ``describe_backbone``)."""
+    mimicbrush: str | None = None
+    """Reference edits' MimicBrush (``MJ_MIMICBRUSH``): a folder laid out like the authors'
+    release; ``None``: the built-in random one (``engine/mimic/``; announce it with
+    ``describe_mimic``)."""
 
 
 @dataclass(eq=False)
@@ -141,6 +146,11 @@ class Engine:
                     self._finished,
                     config.house_styles,
                     BackboneRegistry(config.vgg19, device=device),
+                    MimicRegistry(
+                        config.mimicbrush,
+                        device=device,
+                        dtype=resolve_dtype(config.dtype, device),
+                    ),
                 )
             )
 

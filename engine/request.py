@@ -17,6 +17,7 @@ __all__ = [
     "EffectiveParameters",
     "GenerationRequest",
     "GenerationResult",
+    "MimicSpec",
     "Operation",
     "OutpaintSpec",
     "PanDirection",
@@ -46,6 +47,9 @@ class Operation(StrEnum):
     OUTPAINT = "outpaint"
     TRANSFER = "transfer"
     """Neural style transfer of ``source`` toward ``transfer.style`` (no diffusion model)."""
+    MIMIC = "mimic"
+    """Repaint ``mask`` of ``source`` imitating ``mimic.reference`` (MimicBrush; its own
+    models, no text prompt)."""
 
 
 class Strength(StrEnum):
@@ -136,6 +140,18 @@ class TransferSpec:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class MimicSpec:
+    """Reference imitation (``Operation.MIMIC``): the region ``mask`` of ``source`` repainted
+    with the corresponding content of ``reference``; see ``engine/mimic/``."""
+
+    reference: Image.Image
+    keep_shape: bool = False
+    """Keep the region's shape (the source's depth guides the edit): texture only."""
+    guidance: float | None = None
+    """Classifier-free guidance on the reference; ``None``: the authors' 5."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class GenerationRequest:
     """Everything needed to render one job; the effective values are recorded on the result.
 
@@ -169,6 +185,8 @@ class GenerationRequest:
     outpaint: OutpaintSpec | None = None
     transfer: TransferSpec | None = None
     """The style and settings of ``Operation.TRANSFER`` (``source`` is the content)."""
+    mimic: MimicSpec | None = None
+    """The reference of ``Operation.MIMIC`` (``source`` and ``mask`` are the edit's)."""
     steps: int | None = None
     """Overrides the model's step count (benchmarks, tests); ``quality`` scales it."""
     references: tuple[Reference, ...] = ()

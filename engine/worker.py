@@ -21,6 +21,7 @@ from PIL import Image
 from engine.errors import EngineError, GPUOutOfMemoryError, JobCancelledError
 from engine.grid import compose_grid, preview
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
+from engine.mimic.operation import MimicRegistry, check_mimic_request, run_mimic
 from engine.models import ModelRegistry
 from engine.operations import render
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
@@ -64,12 +65,15 @@ class DeviceWorker:
         on_finished: Callable[[PendingJob, float], None],
         house: HouseStyles = DEFAULT_HOUSE_STYLES,
         backbones: BackboneRegistry | None = None,
+        mimics: MimicRegistry | None = None,
     ) -> None:
         self.name = name
         self.house = house
         self.registry = registry
         # Style transfer's feature networks: a transfer never loads a diffusion model.
         self.backbones = backbones or BackboneRegistry(device=registry.device)
+        # Reference edits' MimicBrush models: their own U-Nets, never the diffusion model.
+        self.mimics = mimics or MimicRegistry(device=registry.device)
         self._scheduler = scheduler
         self._claim = claim
         self._on_finished = on_finished
@@ -106,6 +110,14 @@ class DeviceWorker:
             if job.request.operation is Operation.TRANSFER:
                 result = transfer(
                     self.backbones.get(),
+                    job.request,
+                    cancel=job.cancel,
+                    on_progress=self._progress_sender(job),
+                )
+            elif job.request.operation is Operation.MIMIC:
+                check_mimic_request(job.request)  # refused before the models load
+                result = run_mimic(
+                    self.mimics.get(),
                     job.request,
                     cancel=job.cancel,
                     on_progress=self._progress_sender(job),

@@ -128,6 +128,35 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     transfer_cmd.set_defaults(command="transfer", run=_run_transfer)
 
+    mimic_cmd = commands.add_parser(
+        "mimic",
+        help="repaint a region imitating a reference image (MimicBrush)",
+        description="Repaint the region of SOURCE that MASK marks (a PNG of SOURCE's size, "
+        "white = repaint) with the corresponding content of REFERENCE, and write the 2×2 grid "
+        "of results (cells at SOURCE's size; outside the region, SOURCE's pixels). Images are "
+        "files or links. The model is $MJ_MIMICBRUSH (or --mimicbrush), the authors' release "
+        "folder; without it, a built-in random one. Exits 2 on a bad file, mask or number.",
+    )
+    mimic_cmd.add_argument("source", help="the image to edit (a file or a link)")
+    mimic_cmd.add_argument("--mask", required=True, metavar="MASK", help="the region (white)")
+    mimic_cmd.add_argument("--reference", required=True, metavar="REF", help="the image to imitate")
+    mimic_cmd.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="where to write the grid (PNG; default: SOURCE's name + -mimic.png, here)",
+    )
+    mimic_cmd.add_argument(
+        "--keep-shape", action="store_true", help="keep the region's shape (texture only)"
+    )
+    mimic_cmd.add_argument("--seed", type=int, default=None, help="first seed (default: random)")
+    mimic_cmd.add_argument("--steps", type=int, metavar="N", help="steps (default: the model's)")
+    mimic_cmd.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    mimic_cmd.add_argument(
+        "--mimicbrush", default=None, metavar="DIR", help="weights folder ($MJ_MIMICBRUSH)"
+    )
+    mimic_cmd.set_defaults(command="mimic", run=_run_mimic)
+
     serve_cmd = commands.add_parser(
         "serve",
         help="run the bot (on Discord, or on the local playground)",
@@ -166,3 +195,9 @@ def _run_transfer(args: argparse.Namespace) -> int:
     from bot.cli.transfer import run_transfer
 
     return run_transfer(args)
+
+
+def _run_mimic(args: argparse.Namespace) -> int:
+    from bot.cli.mimic import run_mimic
+
+    return run_mimic(args)

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.imagine import ProgressBar
+from bot.cli.inputs import InputError, is_link, read_image
 from bot.errors import UserError
-from bot.fetch import FetchError, FetchLimits, check_image_bytes, decode_image
+from bot.fetch import FetchLimits, decode_image
 from bot.jobs.spec import ReferenceSpec, Role
 from bot.jobs.transfer import TransferOptions, transfer_spec
 
@@ -26,10 +27,6 @@ __all__ = ["run_transfer"]
 EXIT_ENGINE_ERROR = 1
 EXIT_INPUT_ERROR = 2
 STEPS_RANGE = (1, 10_000)
-
-
-class InputError(Exception):
-    """A bad file, link or number on the command line: one line, exit 2."""
 
 
 def run_transfer(args: argparse.Namespace) -> int:
@@ -51,7 +48,7 @@ def _options(args: argparse.Namespace) -> TransferOptions:
         raise InputError(f"steps must be {low}–{high} (got {args.steps}).")
     for name in ("content", "style"):
         given = getattr(args, name)
-        if not _is_link(given) and not Path(given).is_file():
+        if not is_link(given) and not Path(given).is_file():
             raise InputError(f"{name}: no such file: {given}")
     return options
 
@@ -59,8 +56,8 @@ def _options(args: argparse.Namespace) -> TransferOptions:
 async def _run(args: argparse.Namespace, options: TransferOptions) -> int:
     # 1. Read and check both images (links through the bot's safe fetcher).
     limits = FetchLimits()
-    content_data = await _read("content", args.content, limits)
-    style_data = await _read("style", args.style, limits)
+    content_data = await read_image("content", args.content, limits)
+    style_data = await read_image("style", args.style, limits)
     if hashlib.sha256(content_data).digest() == hashlib.sha256(style_data).digest():
         raise InputError("content and style are the same picture; give two different images.")
     content, style = await asyncio.gather(
@@ -112,25 +109,3 @@ async def _render(args: argparse.Namespace, request: object, content: Image.Imag
         f"{time.perf_counter() - started:.1f}s  (content {content.width}×{content.height})"
     )
     return 0
-
-
-async def _read(name: str, given: str, limits: FetchLimits) -> bytes:
-    """The image's bytes, checked (format, size, decompression bombs); :class:`InputError`."""
-    try:
-        if _is_link(given):
-            from bot.fetch import Fetcher
-
-            print(f"fetching {given}…", file=sys.stderr)
-            async with Fetcher(limits) as fetcher:
-                return (await fetcher.fetch_image(given)).data
-        data = await asyncio.to_thread(Path(given).read_bytes)
-        await asyncio.to_thread(check_image_bytes, data, limits, url=given)
-    except FetchError as error:
-        raise InputError(f"{name}: {error}") from None
-    except OSError as error:
-        raise InputError(f"{name}: cannot read {given} ({error.strerror})") from None
-    return data
-
-
-def _is_link(given: str) -> bool:
-    return given.lower().startswith(("http://", "https://"))
