@@ -22,7 +22,7 @@ from bot import texts
 from bot.errors import UserError, reply
 from bot.jobs.records import ReplyHandle
 from bot.jobs.runner import JobRunner, Submission
-from db import QueueFullError
+from db import JobKind, QueueFullError
 from db.jobs import Admission
 
 __all__ = ["ACK_BUDGET_S", "record_then_acknowledge", "reply_handle", "submit"]
@@ -61,7 +61,9 @@ async def submit(
             try:
                 admitted.append(await runner.admit(submission))
             except QueueFullError:
-                footer = f"/imagine {submission.raw}" if replace_answer else None
+                # The command to try again, for /imagine (other commands' echoes are no prompt).
+                again = replace_answer and submission.kind is JobKind.IMAGINE
+                footer = f"/imagine {submission.raw}" if again else None
                 notes.append(UserError(texts.QUEUE_FULL, title="Queue full", footer=footer))
                 return
 

@@ -221,7 +221,7 @@ async def test_transfer_refuses_bad_inputs_by_name(emu: Emulator, harness: BotHa
     assert not [m for m in emu.messages() if re.search(DONE, m.content)]
 
 
-@pytest.mark.bot_settings(mj_transfer_steps=LONG)
+@pytest.mark.bot_settings(mj_transfer_steps=LONG, mj_max_active_jobs=1, mj_max_queued_jobs=0)
 async def test_transfer_cancelled_with_x_while_it_waits(emu: Emulator, harness: BotHarness) -> None:
     blocker = occupy_the_gpu(harness)
     try:
@@ -231,6 +231,15 @@ async def test_transfer_cancelled_with_x_while_it_waits(emu: Emulator, harness: 
             style=("s.png", png((200, 10, 10)), "image/png"),
         )
         waiting = await waiting_message(emu, harness, "c.png + s.png")
+        # A second one does not fit the user's queue: refused, with no /imagine to retry.
+        full = await transfer(
+            emu,
+            content=("d.png", png((60, 60, 70)), "image/png"),
+            style=("s.png", png((200, 10, 10)), "image/png"),
+        )
+        embed = (await ephemeral_reply(emu, full)).embeds[0]
+        assert embed["title"] == "Queue full"
+        assert "footer" not in embed, embed
         await emu.click(waiting.id, custom_id(waiting, "❌"), emu.alice)
         final = await stopped(emu, waiting)
     finally:
