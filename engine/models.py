@@ -6,6 +6,7 @@ Everything here runs on a worker thread: loading takes seconds to minutes.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -205,8 +206,18 @@ def load_model(
     model = prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
     model.adapter_source = adapter_source_for(source, ip_adapter)
     model.cache_dir = cache_dir
-    model.closed_vocabulary = source == SHAPES_SOURCE
+    model.closed_vocabulary = source == SHAPES_SOURCE or _declares_closed_vocabulary(source)
     return model
+
+
+def _declares_closed_vocabulary(source: str) -> bool:
+    """A model trained by ``engine.shapes`` (an exported folder loaded by its path) says in
+    its ``training.json`` that it knows only its world's words: no house style for it."""
+    marker = Path(source) / "training.json"
+    try:
+        return bool(json.loads(marker.read_text(encoding="utf-8")).get("closed_vocabulary"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def prepare_model(

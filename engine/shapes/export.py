@@ -108,7 +108,11 @@ def export(run_dir: Path, snapshot: str = "best", out: Path = DEFAULT_OUT) -> di
     shutil.rmtree(partial / "tokenizer")
     shutil.copytree(run_dir / "tokenizer", partial / "tokenizer")
     records = [r for r in _evaluations(run_dir) if r["step"] == meta["unet_step"]]
-    info = {"unet_step": meta["unet_step"], "evaluation": records[-1] if records else None}
+    info = {
+        "unet_step": meta["unet_step"],
+        "evaluation": records[-1] if records else None,
+        "closed_vocabulary": True,  # knows only its world's words: no house style
+    }
     (partial / "training.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)

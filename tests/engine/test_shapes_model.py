@@ -133,6 +133,22 @@ def test_the_house_style_is_not_added_to_its_closed_vocabulary(shapes: LoadedMod
     assert max_diff(default, raw) == 0
 
 
+def test_an_exported_folder_loaded_by_path_keeps_its_closed_vocabulary(tmp_path: Path) -> None:
+    """A candidate export judged by its path (``bench/builtin_model.py --model DIR``) must be
+    rendered as the shipped one is: without the house style."""
+    import shutil
+
+    import torch
+
+    folder = tmp_path / "candidate"
+    shutil.copytree(SHAPES_FOLDER, folder)
+    loaded = load_model(str(folder), device="cpu", dtype=torch.float32, cache_dir=tmp_path)
+    assert loaded.closed_vocabulary
+    (folder / "training.json").write_text("{}", encoding="utf-8")  # no declaration: open
+    again = load_model(str(folder), device="cpu", dtype=torch.float32, cache_dir=tmp_path)
+    assert not again.closed_vocabulary
+
+
 def test_missing_weights_say_how_to_export(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import torch
 
