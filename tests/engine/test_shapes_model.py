@@ -99,6 +99,26 @@ def test_region_edit_keeps_every_pixel_outside_the_mask(shapes: LoadedModel) -> 
     assert changed[~outside].max() > 0
 
 
+@pytest.mark.parametrize("strength", ["subtle", "strong"])
+def test_variations_keep_the_layout(shapes: LoadedModel, strength: str) -> None:
+    """Vary (Subtle/Strong) of a yellow star on the right of purple: the judge reads that
+    scene in every image of the grid (it is a variation of it, not a new drawing)."""
+    from engine.request import Strength
+
+    scene = Scene((SceneObject("star", "yellow", "right"),), Background("purple", False))
+    request = GenerationRequest(
+        operation=Operation.VARIATION,
+        prompt=(WeightedText("a yellow star on the right, purple background"),),
+        source=for_display(render_scene(scene), 64),
+        strength=Strength(strength),
+        seed=9,
+    )
+    readings = [read(image) for image in render(shapes, request).images]
+    assert [r.background for r in readings] == [scene.background] * 4
+    found = [[(o.colour, o.shape, o.position) for o in r.objects] for r in readings]
+    assert found == [[("yellow", "star", "right")]] * 4
+
+
 def test_draws_what_held_out_prompts_ask(shapes: LoadedModel) -> None:
     """24 held-out captions through the engine's own path, read by the judge. The shipped
     snapshot (step 15000) measured background 24/24, count 24/24, position 35/35, shape
