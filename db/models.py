@@ -62,6 +62,7 @@ class JobKind(StrEnum):
     BLEND = "blend"
     DESCRIBE = "describe"
     TRANSFER = "transfer"
+    MIMIC = "mimic"
 
 
 class JobMode(StrEnum):

@@ -22,7 +22,7 @@ from bot.jobs.modes import speed_mode
 from bot.jobs.progress import JobMessages, ProgressRelay
 from bot.jobs.records import JobView
 from bot.jobs.references import engine_references, read_reference
-from bot.jobs.spec import JobSpec, ReferenceSpec, Region, Transfer
+from bot.jobs.spec import JobSpec, Mimic, ReferenceSpec, Region, Transfer
 from bot.tasks import TaskGroup
 from db import Database, ImageStore, JobStatus, NewImage, writes
 from db import jobs as repo
@@ -128,6 +128,11 @@ class Flights:
             if image is None and isinstance(work.content, ReferenceSpec):
                 image = read_reference(work.content, read)
             return spec.request(image, style=style)
+        if isinstance(work, Mimic):  # the image is a job's image or a stored upload/link
+            if image is None and isinstance(work.image, ReferenceSpec):
+                image = read_reference(work.image, read)
+            region = read_reference(work.mask, read)
+            return spec.request(image, region, reference=read_reference(work.reference, read))
         mask = read(work.mask.path, work.mask.sha256) if isinstance(work, Region) else None
         return spec.request(image, mask, engine_references(spec, read))
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import UserError
 from bot.fetch import Fetcher, FetchError, check_image_bytes
-from bot.jobs.spec import JobSpec, ReferenceSpec, Role, StoredFile, Transfer
+from bot.jobs.spec import JobSpec, Mimic, ReferenceSpec, Role, StoredFile, Transfer
 from engine.request import Reference
 from engine.style_codes import random_style_code
 from parser import Prompt, parse_one
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from db import ImageStore
 
 __all__ = [
+    "SAME_IMAGES",
+    "SAME_MIMIC_IMAGES",
     "ReferenceFetcher",
     "engine_references",
     "read_reference",
@@ -42,6 +44,10 @@ RANDOM = "random"
 DUPLICATES = "The same image was uploaded more than once; blend needs different images."
 SAME_IMAGES = (
     "The content and style images are the same picture; style transfer needs two different images."
+)
+SAME_MIMIC_IMAGES = (
+    "The image and the reference are the same picture; a reference edit needs a different "
+    "reference."
 )
 
 ReadCdn = Callable[[str], Awaitable[bytes]]
@@ -86,9 +92,9 @@ class ReferenceFetcher:
         self.read_cdn = read_cdn
 
     async def resolve(self, spec: JobSpec) -> JobSpec:
-        """``spec`` with every pending reference (and a style transfer's images) stored;
-        :class:`UserError` naming a link or upload that cannot be used. The same URL twice
-        is fetched once."""
+        """``spec`` with every pending reference (and a style transfer's or a reference
+        edit's images) stored; :class:`UserError` naming a link or upload that cannot be
+        used. The same URL twice is fetched once."""
         done: dict[str, ReferenceSpec] = {}
 
         async def stored(reference: ReferenceSpec) -> ReferenceSpec:
@@ -111,6 +117,14 @@ class ReferenceFetcher:
             work = replace(work, content=content, style=await stored(work.style))
             if isinstance(content, ReferenceSpec) and _same_file(content, work.style):
                 raise UserError(SAME_IMAGES, title="Identical images")
+        elif isinstance(work, Mimic):
+            image = work.image
+            if isinstance(image, ReferenceSpec):
+                image = await stored(image)
+            mask, reference = await stored(work.mask), await stored(work.reference)
+            work = replace(work, image=image, mask=mask, reference=reference)
+            if isinstance(image, ReferenceSpec) and _same_file(image, reference):
+                raise UserError(SAME_MIMIC_IMAGES, title="Identical images")
         return replace(spec, references=tuple(resolved), work=work)
 
     async def fetch(self, reference: ReferenceSpec) -> ReferenceSpec:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.jobs.work import (
     Imagine,
+    Mimic,
     Outpaint,
     ReferenceSpec,
     Region,
@@ -32,6 +33,7 @@ from bot.jobs.work import (
 )
 from engine.request import (
     GenerationRequest,
+    MimicSpec,
     Operation,
     OutpaintSpec,
     Reference,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Imagine",
     "JobSpec",
+    "Mimic",
     "Outpaint",
     "PromptSettings",
     "ReferenceSpec",
@@ -184,8 +187,9 @@ class JobSpec:
 
     @property
     def pending_references(self) -> tuple[ReferenceSpec, ...]:
-        """The references and a style transfer's images not yet fetched and stored."""
-        images = self.work.images if isinstance(self.work, Transfer) else ()
+        """The references and a style transfer's or reference edit's images not yet fetched
+        and stored."""
+        images = self.work.images if isinstance(self.work, Transfer | Mimic) else ()
         return tuple(r for r in (*self.references, *images) if r.pending)
 
     def with_seeds(self, seeds: tuple[int, ...]) -> JobSpec:
@@ -218,14 +222,18 @@ class JobSpec:
         *,
         seed: int | None = None,
         style: Image.Image | None = None,
+        reference: Image.Image | None = None,
     ) -> GenerationRequest:
         """The engine request, with the stored images already read (``source``, ``mask``,
         ``references``: see ``bot.jobs.references``; a style transfer's content is ``source``
-        and its ``style``); ``seed`` overrides the seeds (``mjbot imagine --seed``)."""
+        and its ``style``; a reference edit's image is ``source``, its ``mask`` and its
+        ``reference``); ``seed`` overrides the seeds (``mjbot imagine --seed``)."""
         settings = self.settings
         work = self.work
         if isinstance(work, Transfer):
             return self._transfer_request(work, source, style, seed)
+        if isinstance(work, Mimic):
+            return self._mimic_request(work, source, mask, reference, seed)
         outpaint = None
         if isinstance(work, Outpaint):
             outpaint = OutpaintSpec(work.zoom, work.pan, work.make_square, work.aspect)
@@ -279,4 +287,24 @@ class JobSpec:
             seeds=None if seed is not None else self.seeds[:1],
             source=content,
             transfer=transfer,
+        )
+
+    def _mimic_request(
+        self,
+        work: Mimic,
+        image: Image.Image | None,
+        mask: Image.Image | None,
+        reference: Image.Image | None,
+        seed: int | None,
+    ) -> GenerationRequest:
+        if image is None or mask is None or reference is None:
+            raise ValueError("a reference edit needs its image, mask and reference")
+        return GenerationRequest(
+            operation=Operation.MIMIC,
+            count=len(self.seeds),
+            seed=seed,
+            seeds=None if seed is not None else self.seeds,
+            source=image.convert("RGB"),
+            mask=mask.convert("L"),
+            mimic=MimicSpec(reference.convert("RGB"), keep_shape=work.keep_shape),
         )

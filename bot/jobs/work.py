@@ -1,6 +1,6 @@
 """What a job does to an earlier job's image: one frozen type per operation, and their
 stored JSON (the layout every version has written: ``operation``, ``source``, ``strength``,
-``mask``, ``outpaint``; a style transfer adds ``transfer``)."""
+``mask``, ``outpaint``; a style transfer adds ``transfer``, a reference edit ``mimic``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from engine.request import Operation, PanDirection, ReferenceRole, Strength
 
 __all__ = [
     "Imagine",
+    "Mimic",
     "Outpaint",
     "ReferenceSpec",
     "Region",
@@ -193,7 +194,33 @@ class Transfer:
         return (self.content, self.style)
 
 
-Work = Imagine | Variation | Upscale | Region | Outpaint | Transfer
+@dataclass(frozen=True, slots=True)
+class Mimic:
+    """Reference edit (MimicBrush): the region ``mask`` (an upload, white = repaint) of
+    ``image`` (an earlier job's image, or an upload or link) repainted imitating
+    ``reference`` (an upload or link); ``keep_shape`` keeps the region's shapes (depth)."""
+
+    image: SourceImage | ReferenceSpec
+    mask: ReferenceSpec
+    reference: ReferenceSpec
+    keep_shape: bool = False
+    operation: ClassVar[Operation] = Operation.MIMIC
+
+    @property
+    def source(self) -> SourceImage | None:
+        """The earlier job's image it edits, if the image is one."""
+        return self.image if isinstance(self.image, SourceImage) else None
+
+    @property
+    def images(self) -> tuple[ReferenceSpec, ...]:
+        """The uploads and links it needs: the image (unless a job's), the mask, the
+        reference."""
+        if isinstance(self.image, SourceImage):
+            return (self.mask, self.reference)
+        return (self.image, self.mask, self.reference)
+
+
+Work = Imagine | Variation | Upscale | Region | Outpaint | Transfer | Mimic
 
 
 def work_to_json(work: Work) -> dict[str, Any]:
@@ -202,6 +229,8 @@ def work_to_json(work: Work) -> dict[str, Any]:
         return out
     if isinstance(work, Transfer):
         return {**out, "transfer": _transfer_to_json(work)}
+    if isinstance(work, Mimic):
+        return {**out, "mimic": _mimic_to_json(work)}
     out["source"] = {"job": work.source.job_id, "index": work.source.index}
     if isinstance(work, Variation | Upscale):
         out["strength"] = str(work.strength)
@@ -223,6 +252,8 @@ def work_from_json(data: Mapping[str, Any]) -> Work:
         return Imagine()
     if operation is Operation.TRANSFER:
         return _transfer_from_json(data["transfer"])
+    if operation is Operation.MIMIC:
+        return _mimic_from_json(data["mimic"])
     source = _source_from_json(data["source"])
     if operation is Operation.VARIATION:
         return Variation(source, Strength(data.get("strength", Strength.STRONG)))
@@ -249,14 +280,19 @@ def _source_from_json(data: Mapping[str, Any]) -> SourceImage:
     return SourceImage(str(data["job"]), int(data["index"]))
 
 
+def _image_to_json(image: SourceImage | ReferenceSpec) -> dict[str, Any]:
+    if isinstance(image, SourceImage):
+        return {"job": image.job_id, "index": image.index}
+    return image.to_json()
+
+
+def _image_from_json(data: Mapping[str, Any]) -> SourceImage | ReferenceSpec:
+    return _source_from_json(data) if "job" in data else ReferenceSpec.from_json(data)
+
+
 def _transfer_to_json(work: Transfer) -> dict[str, Any]:
-    content = work.content
     return {
-        "content": (
-            {"job": content.job_id, "index": content.index}
-            if isinstance(content, SourceImage)
-            else content.to_json()
-        ),
+        "content": _image_to_json(work.content),
         "style": work.style.to_json(),
         "strength": work.strength,
         "size": work.size,
@@ -266,13 +302,29 @@ def _transfer_to_json(work: Transfer) -> dict[str, Any]:
 
 
 def _transfer_from_json(data: Mapping[str, Any]) -> Transfer:
-    given = data["content"]
-    content = _source_from_json(given) if "job" in given else ReferenceSpec.from_json(given)
     return Transfer(
-        content=content,
+        content=_image_from_json(data["content"]),
         style=ReferenceSpec.from_json(data["style"]),
         strength=int(data.get("strength", 100)),
         size=int(data["size"]) if data.get("size") is not None else None,
         preserve_colors=bool(data.get("preserve_colors", False)),
         steps=int(data["steps"]) if data.get("steps") is not None else None,
+    )
+
+
+def _mimic_to_json(work: Mimic) -> dict[str, Any]:
+    return {
+        "image": _image_to_json(work.image),
+        "mask": work.mask.to_json(),
+        "reference": work.reference.to_json(),
+        "keep_shape": work.keep_shape,
+    }
+
+
+def _mimic_from_json(data: Mapping[str, Any]) -> Mimic:
+    return Mimic(
+        image=_image_from_json(data["image"]),
+        mask=ReferenceSpec.from_json(data["mask"]),
+        reference=ReferenceSpec.from_json(data["reference"]),
+        keep_shape=bool(data.get("keep_shape", False)),
     )

@@ -1,0 +1,127 @@
+"""``/mimic``: an image (upload or link), a mask (an upload, white = repaint) and a reference
+image (upload or link).
+
+A slash option has one type, so the image and the reference each have two options: ``image``
+(an attachment) or ``image_url`` (a link), and ``reference`` or ``reference_url``; exactly one
+of each pair is required. Quick checks answer at once and queue nothing; reading the images
+happens when the job launches (the reference stage), where a broken link fails the job with
+the link named, and what the engine refuses (a mask of another size than the image, an empty
+mask, a mask over everything) fails the job with the engine's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.deps import Deps
+from bot.errors import UserError
+from bot.jobs.mimic import LABEL, mimic_prompt, mimic_spec
+from bot.jobs.references import SAME_MIMIC_IMAGES
+from bot.jobs.runner import RESTARTING, Submission
+from bot.jobs.spec import ReferenceSpec, Role
+from bot.jobs.submit import reply_handle, submit
+from bot.jobs.transfer import IMAGE_TYPES, check_link
+from bot.preferences import load_preferences
+from db import JobKind
+
+__all__ = ["SAME_MASK", "MimicCommand"]
+
+MIB = 1024 * 1024
+SAME_MASK = (
+    "The mask is the same upload as the {other}; attach a separate black-and-white mask "
+    "(white = repaint)."
+)
+
+
+class MimicCommand(commands.Cog):
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    @app_commands.command(name="mimic", description="Repaint a region of an image like a reference")
+    @app_commands.describe(
+        mask="Where to repaint (upload): white = repaint, black = keep; the image's size",
+        image="The image to edit (upload), or use image_url",
+        reference="The image to imitate in the region (upload), or use reference_url",
+        image_url="Or: a link to the image to edit",
+        reference_url="Or: a link to the reference image",
+        keep_shape="Keep the region's shapes (depth) and repaint only its look (default: off)",
+    )
+    async def mimic(
+        self,
+        interaction: discord.Interaction[Any],
+        mask: discord.Attachment,
+        image: discord.Attachment | None = None,
+        reference: discord.Attachment | None = None,
+        image_url: str | None = None,
+        reference_url: str | None = None,
+        keep_shape: bool = False,
+    ) -> None:
+        # 1. Quick checks, answered at once; nothing is queued on a refusal.
+        runner = self.deps.runner
+        if not runner.accepting:
+            raise RESTARTING
+        source, source_name = self._image("image", image, image_url)
+        wanted, wanted_name = self._image("reference", reference, reference_url)
+        region = self._upload("mask", mask)
+        if source.url == wanted.url:  # the same upload or link twice
+            raise UserError(SAME_MIMIC_IMAGES, title="Identical images")
+        for other, given in (("image", source), ("reference", wanted)):
+            if region.url == given.url:
+                raise UserError(SAME_MASK.format(other=other), title="Identical images")
+        # 2. Record, acknowledge, launch (the images are read when it launches).
+        preferences = await load_preferences(self.deps.db, interaction.user.id)
+        prompt = mimic_prompt(source_name, wanted_name)
+        submission = Submission(
+            user_id=interaction.user.id,
+            channel_id=interaction.channel_id or 0,
+            guild_id=interaction.guild_id,
+            kind=JobKind.MIMIC,
+            prompt=prompt,
+            raw=prompt,
+            spec=mimic_spec(source, region, wanted, keep_shape=keep_shape),
+            mode=preferences.mode,
+            label=LABEL,
+            upload_limit=interaction.filesize_limit,
+            reply=reply_handle(interaction),
+        )
+
+        async def think() -> None:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+
+        await submit(interaction, runner, [submission], acknowledge=think, replace_answer=True)
+
+    def _image(
+        self, name: str, upload: discord.Attachment | None, link: str | None
+    ) -> tuple[ReferenceSpec, str]:
+        """The pending image or reference, and the name it is shown by."""
+        link = link.strip() if link else None
+        if (upload is None) == (link is None):
+            raise UserError(
+                f"Give /mimic one {name}: attach it ({name}) or link it ({name}_url).",
+                title="Invalid parameter",
+            )
+        if upload is None:
+            assert link is not None  # noqa: S101 - checked above
+            link = check_link(f"{name}_url", link)
+            return ReferenceSpec(Role.IMAGE, url=link), link
+        return self._upload(name, upload), upload.filename
+
+    def _upload(self, name: str, upload: discord.Attachment) -> ReferenceSpec:
+        """An attached image, pending (read from Discord when the job launches)."""
+        kind = (upload.content_type or "").split(";", 1)[0].strip().lower()
+        if kind and kind not in IMAGE_TYPES:
+            raise UserError(
+                f"{name}: {upload.filename} is not an image (PNG, JPEG, WebP or GIF).",
+                title="Invalid image",
+            )
+        most = self.deps.fetcher.limits.max_bytes
+        if upload.size > most:
+            raise UserError(
+                f"{name}: {upload.filename} is larger than {most // MIB} MiB.",
+                title="Invalid image",
+            )
+        return ReferenceSpec(Role.IMAGE, url=upload.url, upload=True, size=upload.size)
