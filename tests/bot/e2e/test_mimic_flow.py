@@ -98,10 +98,19 @@ async def test_mimic_uploads_give_a_grid_keeping_the_outside(
     await emu.click(single.id, custom_id(single, "Upscale (Subtle)"), emu.alice)
     upscaled = await wait_result(emu, r"Upscaled \(Subtle\) by <@\d+> \(fast\)$")
     assert image_of(emu, upscaled).size == (SIZE[0] * 2, SIZE[1] * 2)
-    assert [(j["kind"], j["status"]) for j in jobs(harness)] == [
+    # 🔄: the same edit again with new seeds (its stored images reused).
+    await emu.click(result.id, custom_id(result, "🔄"), emu.alice)
+    again = await wait_result(emu, DONE, count=2)
+    assert again.content == result.content
+    assert image_of(emu, again).size == grid.size
+    done = jobs(harness)
+    assert [(j["kind"], j["status"]) for j in done] == [
         ("mimic", "done"),
         ("upscale", "done"),
+        ("mimic", "done"),
     ]
+    assert done[2]["parameters"]["spec"]["seeds"] != done[0]["parameters"]["spec"]["seeds"]
+    assert done[2]["parameters"]["spec"]["mimic"] == work
 
 
 async def test_mimic_refuses_bad_inputs_at_once(emu: Emulator, harness: BotHarness) -> None:
