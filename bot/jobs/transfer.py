@@ -9,10 +9,14 @@ reference stage), where the job fails visibly with the link named.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.errors import UserError
-from bot.jobs.spec import JobSpec, PromptSettings, ReferenceSpec, SourceImage, Transfer
+from bot.jobs.spec import JobSpec, PromptSettings, ReferenceSpec, Role, SourceImage, Transfer
 from engine.request import random_seed
+
+if TYPE_CHECKING:
+    import discord
 
 __all__ = [
     "IMAGE_TYPES",
@@ -25,6 +29,7 @@ __all__ = [
     "check_link",
     "check_number",
     "parse_number",
+    "pending_upload",
     "short_name",
     "transfer_prompt",
     "transfer_spec",
@@ -39,6 +44,7 @@ NAME_MAX = 60
 """Each side of ``content + style`` is shortened to this many characters."""
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 INVALID = "Invalid parameter"
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,25 @@ def parse_number(name: str, text: str, bounds: tuple[int, int]) -> int:
     except ValueError:
         raise UserError(f"{name} must be a whole number (got {text!r}).", title=INVALID) from None
     return check_number(name, value, bounds)
+
+
+def pending_upload(
+    name: str, upload: discord.Attachment, role: Role, max_bytes: int
+) -> ReferenceSpec:
+    """An attached image, checked by what Discord declares (type, size) and pending: it is
+    read from Discord's CDN when the job launches. :class:`UserError` names ``name``."""
+    kind = (upload.content_type or "").split(";", 1)[0].strip().lower()
+    if kind and kind not in IMAGE_TYPES:
+        raise UserError(
+            f"{name}: {upload.filename} is not an image (PNG, JPEG, WebP or GIF).",
+            title="Invalid image",
+        )
+    if upload.size > max_bytes:
+        raise UserError(
+            f"{name}: {upload.filename} is larger than {max_bytes // MIB} MiB.",
+            title="Invalid image",
+        )
+    return ReferenceSpec(role, url=upload.url, upload=True, size=upload.size)
 
 
 def check_link(name: str, link: str) -> str:

@@ -68,7 +68,10 @@ def check_mimic(
 ) -> Image.Image:
     """Raise :class:`InvalidRequestError` for inputs that cannot be rendered; the binary mask."""
     if mask.size != source.size:
-        raise InvalidRequestError(f"the mask is {mask.size}, the source image {source.size}")
+        raise InvalidRequestError(
+            f"the mask is {mask.width}×{mask.height} but the image is "
+            f"{source.width}×{source.height}; the mask must be the image's size"
+        )
     if not 1 <= len(seeds) <= MAX_SEEDS:
         raise InvalidRequestError(f"1 to {MAX_SEEDS} seeds, got {len(seeds)}")
     if steps < 1:

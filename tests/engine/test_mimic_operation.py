@@ -82,7 +82,7 @@ async def test_a_reference_edit_renders_four_images_keeping_the_outside(engine: 
     [
         (
             {"mask": Image.new("L", (40, 40), 255)},
-            r"the mask is \(40, 40\), the source image \(80, 56\)",
+            "the mask is 40×40 but the image is 80×56; the mask must be the image's size",
         ),
         ({"mask": Image.new("L", (80, 56), 0)}, "the mask is empty"),
         ({"mask": Image.new("L", (80, 56), 255)}, "the region covers 100% of the image"),

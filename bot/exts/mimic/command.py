@@ -24,13 +24,11 @@ from bot.jobs.references import SAME_MIMIC_IMAGES
 from bot.jobs.runner import RESTARTING, Submission
 from bot.jobs.spec import ReferenceSpec, Role
 from bot.jobs.submit import reply_handle, submit
-from bot.jobs.transfer import IMAGE_TYPES, check_link
+from bot.jobs.transfer import check_link, pending_upload
 from bot.preferences import load_preferences
 from db import JobKind
 
 __all__ = ["SAME_MASK", "MimicCommand"]
-
-MIB = 1024 * 1024
 SAME_MASK = (
     "The mask is the same upload as the {other}; attach a separate black-and-white mask "
     "(white = repaint)."
@@ -112,16 +110,4 @@ class MimicCommand(commands.Cog):
 
     def _upload(self, name: str, upload: discord.Attachment) -> ReferenceSpec:
         """An attached image, pending (read from Discord when the job launches)."""
-        kind = (upload.content_type or "").split(";", 1)[0].strip().lower()
-        if kind and kind not in IMAGE_TYPES:
-            raise UserError(
-                f"{name}: {upload.filename} is not an image (PNG, JPEG, WebP or GIF).",
-                title="Invalid image",
-            )
-        most = self.deps.fetcher.limits.max_bytes
-        if upload.size > most:
-            raise UserError(
-                f"{name}: {upload.filename} is larger than {most // MIB} MiB.",
-                title="Invalid image",
-            )
-        return ReferenceSpec(Role.IMAGE, url=upload.url, upload=True, size=upload.size)
+        return pending_upload(name, upload, Role.IMAGE, self.deps.fetcher.limits.max_bytes)

@@ -21,11 +21,11 @@ from bot.jobs.runner import RESTARTING, Submission
 from bot.jobs.spec import ReferenceSpec, Role
 from bot.jobs.submit import reply_handle, submit
 from bot.jobs.transfer import (
-    IMAGE_TYPES,
     LABEL,
     STRENGTH_DEFAULT,
     TransferOptions,
     check_link,
+    pending_upload,
     transfer_prompt,
     transfer_spec,
 )
@@ -33,8 +33,6 @@ from bot.preferences import load_preferences
 from db import JobKind
 
 __all__ = ["TransferCommand"]
-
-MIB = 1024 * 1024
 
 
 class TransferCommand(commands.Cog):
@@ -110,17 +108,5 @@ class TransferCommand(commands.Cog):
             assert link is not None  # noqa: S101 - checked above
             link = check_link(f"{name}_url", link)
             return ReferenceSpec(role, url=link), link
-        kind = (upload.content_type or "").split(";", 1)[0].strip().lower()
-        if kind and kind not in IMAGE_TYPES:
-            raise UserError(
-                f"{name}: {upload.filename} is not an image (PNG, JPEG, WebP or GIF).",
-                title="Invalid image",
-            )
         most = self.deps.fetcher.limits.max_bytes
-        if upload.size > most:
-            raise UserError(
-                f"{name}: {upload.filename} is larger than {most // MIB} MiB.",
-                title="Invalid image",
-            )
-        reference = ReferenceSpec(role, url=upload.url, upload=True, size=upload.size)
-        return reference, upload.filename
+        return pending_upload(name, upload, role, most), upload.filename

@@ -162,7 +162,7 @@ async def test_mimic_with_a_mask_of_another_size_fails_with_the_reason(
         60,
         what="the job's failure",
     )
-    reason = "the mask is (64, 64), the source image (96, 64)"
+    reason = "the mask is 64×64 but the image is 96×64; the mask must be the image's size"
     assert failed[0].content == (
         f"**source.png + ref.png** - Variations (Reference) by <@{emu.alice.id}> (Failed: {reason})"
     )
