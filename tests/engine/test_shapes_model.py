@@ -121,9 +121,9 @@ def test_variations_keep_the_layout(shapes: LoadedModel, strength: str) -> None:
 
 def test_draws_what_held_out_prompts_ask(shapes: LoadedModel) -> None:
     """24 held-out captions through the engine's own path, read by the judge. The shipped
-    snapshot (step 15000) measured background 24/24, count 24/24, position 35/35, shape
-    35/35 and colour 27/35 here; the bars sit below, and far above chance (1 in 9 colours,
-    5 positions, 4 shapes)."""
+    snapshot (step 30000) measured background 24/24, count 24/24, colour 35/35, shape 35/35
+    and position 31/35 here (step 15000: colour 27/35, position 35/35); the bars sit below,
+    and far above chance (1 in 9 colours, 5 positions, 4 shapes)."""
     from engine.shapes.world import COLOURS, POSITIONS, SHAPES
 
     scenes = held_out_scenes(24, seed=5)
@@ -137,7 +137,7 @@ def test_draws_what_held_out_prompts_ask(shapes: LoadedModel) -> None:
         objects += result.total["colour"]
     assert correct["background"] >= 0.85 * len(scenes)
     assert correct["count"] >= 0.85 * len(scenes)
-    assert correct["colour"] >= max(0.55, 4 / len(COLOURS)) * objects
+    assert correct["colour"] >= max(0.8, 4 / len(COLOURS)) * objects
     assert correct["position"] >= max(0.85, 3 / len(POSITIONS)) * objects
     assert correct["shape"] >= max(0.85, 2 / len(SHAPES)) * objects
 
