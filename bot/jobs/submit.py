@@ -22,10 +22,17 @@ from bot import texts
 from bot.errors import UserError, reply
 from bot.jobs.records import ReplyHandle
 from bot.jobs.runner import JobRunner, Submission
-from db import JobKind, QueueFullError
+from bot.jobs.spec import JobSpec
+from db import JobKind, JobMode, QueueFullError
 from db.jobs import Admission
 
-__all__ = ["ACK_BUDGET_S", "record_then_acknowledge", "reply_handle", "submit"]
+__all__ = [
+    "ACK_BUDGET_S",
+    "record_then_acknowledge",
+    "reply_handle",
+    "submit",
+    "submit_images_command",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +83,39 @@ async def submit(
             notes.append(refusal)
     await _answer(interaction, notes, replace_answer)
     return admitted
+
+
+async def submit_images_command(
+    interaction: discord.Interaction[Any],
+    runner: JobRunner,
+    *,
+    kind: JobKind,
+    prompt: str,
+    spec: JobSpec,
+    label: str,
+    mode: JobMode,
+) -> None:
+    """One job from a slash command about images (``/transfer``, ``/mimic``): its echo is
+    ``prompt`` (no prompt to parse), answered "thinking…" while it is recorded, then
+    launched; what needs telling replaces that answer."""
+    submission = Submission(
+        user_id=interaction.user.id,
+        channel_id=interaction.channel_id or 0,
+        guild_id=interaction.guild_id,
+        kind=kind,
+        prompt=prompt,
+        raw=prompt,
+        spec=spec,
+        mode=mode,
+        label=label,
+        upload_limit=interaction.filesize_limit,
+        reply=reply_handle(interaction),
+    )
+
+    async def think() -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+    await submit(interaction, runner, [submission], acknowledge=think, replace_answer=True)
 
 
 async def record_then_acknowledge(

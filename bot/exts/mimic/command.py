@@ -21,9 +21,9 @@ from bot.deps import Deps
 from bot.errors import UserError
 from bot.jobs.mimic import LABEL, mimic_prompt, mimic_spec
 from bot.jobs.references import SAME_MIMIC_IMAGES
-from bot.jobs.runner import RESTARTING, Submission
+from bot.jobs.runner import RESTARTING
 from bot.jobs.spec import ReferenceSpec, Role
-from bot.jobs.submit import reply_handle, submit
+from bot.jobs.submit import submit_images_command
 from bot.jobs.transfer import check_link, pending_upload
 from bot.preferences import load_preferences
 from db import JobKind
@@ -73,24 +73,15 @@ class MimicCommand(commands.Cog):
         # 2. Record, acknowledge, launch (the images are read when it launches).
         preferences = await load_preferences(self.deps.db, interaction.user.id)
         prompt = mimic_prompt(source_name, wanted_name)
-        submission = Submission(
-            user_id=interaction.user.id,
-            channel_id=interaction.channel_id or 0,
-            guild_id=interaction.guild_id,
+        await submit_images_command(
+            interaction,
+            runner,
             kind=JobKind.MIMIC,
             prompt=prompt,
-            raw=prompt,
             spec=mimic_spec(source, region, wanted, keep_shape=keep_shape),
-            mode=preferences.mode,
             label=LABEL,
-            upload_limit=interaction.filesize_limit,
-            reply=reply_handle(interaction),
+            mode=preferences.mode,
         )
-
-        async def think() -> None:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-
-        await submit(interaction, runner, [submission], acknowledge=think, replace_answer=True)
 
     def _image(
         self, name: str, upload: discord.Attachment | None, link: str | None

@@ -17,9 +17,9 @@ from discord.ext import commands
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.jobs.references import SAME_IMAGES
-from bot.jobs.runner import RESTARTING, Submission
+from bot.jobs.runner import RESTARTING
 from bot.jobs.spec import ReferenceSpec, Role
-from bot.jobs.submit import reply_handle, submit
+from bot.jobs.submit import submit_images_command
 from bot.jobs.transfer import (
     LABEL,
     STRENGTH_DEFAULT,
@@ -74,24 +74,15 @@ class TransferCommand(commands.Cog):
         preferences = await load_preferences(self.deps.db, interaction.user.id)
         steps = self.deps.settings.mj_transfer_steps
         prompt = transfer_prompt(content_name, style_name)
-        submission = Submission(
-            user_id=interaction.user.id,
-            channel_id=interaction.channel_id or 0,
-            guild_id=interaction.guild_id,
+        await submit_images_command(
+            interaction,
+            runner,
             kind=JobKind.TRANSFER,
             prompt=prompt,
-            raw=prompt,
             spec=transfer_spec(content_image, style_image, options, steps=steps),
-            mode=preferences.mode,
             label=LABEL,
-            upload_limit=interaction.filesize_limit,
-            reply=reply_handle(interaction),
+            mode=preferences.mode,
         )
-
-        async def think() -> None:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-
-        await submit(interaction, runner, [submission], acknowledge=think, replace_answer=True)
 
     def _image(
         self, name: str, upload: discord.Attachment | None, link: str | None
