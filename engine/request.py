@@ -246,6 +246,41 @@ class EffectiveParameters:
     """``Operation.TRANSFER``'s settings (backbone, strength, style/content ratio, optimiser,
     scales…); empty for the diffusion operations, whose fields above it fills neutrally."""
 
+    @classmethod
+    def without_diffusion_prompt(
+        cls,
+        operation: Operation,
+        *,
+        steps: int,
+        size: tuple[int, int],
+        sampler: str,
+        guidance_scale: float = 0.0,
+        references: Mapping[str, Any] | None = None,
+        transfer: Mapping[str, Any] | None = None,
+    ) -> EffectiveParameters:
+        """For operations with no text prompt (style transfer, reference edits): the prompt,
+        house-style and follow-up fields filled neutrally."""
+        return cls(
+            operation=str(operation),
+            steps=steps,
+            steps_scheduled=steps,
+            guidance_scale=guidance_scale,
+            strength=None,
+            sampler=sampler,
+            negative_prompt="",
+            prompt=(),
+            style=None,
+            stylize=0,
+            house_style_strength=0.0,
+            chaos=0,
+            stop=100,
+            tile=False,
+            quality=1.0,
+            size=size,
+            references=dict(references or {}),
+            transfer=dict(transfer or {}),
+        )
+
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["prompt"] = [list(part) for part in self.prompt]

@@ -29,6 +29,7 @@ __all__ = [
     "check_link",
     "check_number",
     "parse_number",
+    "pending_image",
     "pending_upload",
     "short_name",
     "transfer_prompt",
@@ -96,6 +97,32 @@ def pending_upload(
             title="Invalid image",
         )
     return ReferenceSpec(role, url=upload.url, upload=True, size=upload.size)
+
+
+def pending_image(
+    command: str,
+    name: str,
+    upload: discord.Attachment | None,
+    link: str | None,
+    *,
+    role: Role,
+    max_bytes: int,
+    what: str | None = None,
+) -> tuple[ReferenceSpec, str]:
+    """An image given as the ``name`` upload *or* the ``name_url`` link (exactly one), pending,
+    and the name it is shown by; :class:`UserError` naming the option (``what``: how the
+    refusal calls it, default ``name``)."""
+    link = link.strip() if link else None
+    if (upload is None) == (link is None):
+        raise UserError(
+            f"Give /{command} one {what or name}: attach it ({name}) or link it ({name}_url).",
+            title=INVALID,
+        )
+    if upload is None:
+        assert link is not None  # noqa: S101 - checked above
+        link = check_link(f"{name}_url", link)
+        return ReferenceSpec(role, url=link), link
+    return pending_upload(name, upload, role, max_bytes), upload.filename
 
 
 def check_link(name: str, link: str) -> str:

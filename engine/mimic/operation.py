@@ -109,23 +109,12 @@ def run_mimic(
     )
     # 4. Report.
     source = request.source
-    parameters = EffectiveParameters(
-        operation=Operation.MIMIC.value,
+    parameters = EffectiveParameters.without_diffusion_prompt(
+        Operation.MIMIC,
         steps=steps,
-        steps_scheduled=steps,
-        guidance_scale=guidance,
-        strength=None,
-        sampler="ddim",
-        negative_prompt="",
-        prompt=(),
-        style=None,
-        stylize=0,
-        house_style_strength=0.0,
-        chaos=0,
-        stop=100,
-        tile=False,
-        quality=1.0,
         size=source.size,
+        sampler="ddim",
+        guidance_scale=guidance,
         references={"images": 1, "keep_shape": spec.keep_shape, "model": model.source},
     )
     return GenerationResult(

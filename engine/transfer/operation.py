@@ -197,23 +197,11 @@ def _parameters(
     backbone: Backbone,
 ) -> EffectiveParameters:
     """The diffusion-only fields neutral, the transfer's settings under ``transfer``."""
-    return EffectiveParameters(
-        operation=str(Operation.TRANSFER),
+    return EffectiveParameters.without_diffusion_prompt(
+        Operation.TRANSFER,
         steps=steps if spec.strength else 0,
-        steps_scheduled=steps if spec.strength else 0,
-        guidance_scale=0.0,
-        strength=None,
-        sampler=str(spec.optimizer),
-        negative_prompt="",
-        prompt=(),
-        style=None,
-        stylize=0,
-        house_style_strength=0.0,
-        chaos=0,
-        stop=100,
-        tile=False,
-        quality=1.0,
         size=size,
+        sampler=str(spec.optimizer),
         transfer={
             "backbone": backbone.name,
             "strength": spec.strength,

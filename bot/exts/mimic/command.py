@@ -24,7 +24,7 @@ from bot.jobs.references import SAME_MIMIC_IMAGES
 from bot.jobs.runner import RESTARTING
 from bot.jobs.spec import ReferenceSpec, Role
 from bot.jobs.submit import submit_images_command
-from bot.jobs.transfer import check_link, pending_upload
+from bot.jobs.transfer import pending_image, pending_upload
 from bot.preferences import load_preferences
 from db import JobKind
 
@@ -87,17 +87,8 @@ class MimicCommand(commands.Cog):
         self, name: str, upload: discord.Attachment | None, link: str | None
     ) -> tuple[ReferenceSpec, str]:
         """The pending image or reference, and the name it is shown by."""
-        link = link.strip() if link else None
-        if (upload is None) == (link is None):
-            raise UserError(
-                f"Give /mimic one {name}: attach it ({name}) or link it ({name}_url).",
-                title="Invalid parameter",
-            )
-        if upload is None:
-            assert link is not None  # noqa: S101 - checked above
-            link = check_link(f"{name}_url", link)
-            return ReferenceSpec(Role.IMAGE, url=link), link
-        return self._upload(name, upload), upload.filename
+        most = self.deps.fetcher.limits.max_bytes
+        return pending_image("mimic", name, upload, link, role=Role.IMAGE, max_bytes=most)
 
     def _upload(self, name: str, upload: discord.Attachment) -> ReferenceSpec:
         """An attached image, pending (read from Discord when the job launches)."""

@@ -24,8 +24,7 @@ from bot.jobs.transfer import (
     LABEL,
     STRENGTH_DEFAULT,
     TransferOptions,
-    check_link,
-    pending_upload,
+    pending_image,
     transfer_prompt,
     transfer_spec,
 )
@@ -89,15 +88,7 @@ class TransferCommand(commands.Cog):
     ) -> tuple[ReferenceSpec, str]:
         """The pending reference for one of the two images, and the name it is shown by."""
         role = Role.IMAGE if name == "content" else Role.STYLE
-        link = link.strip() if link else None
-        if (upload is None) == (link is None):
-            raise UserError(
-                f"Give /transfer one {name} image: attach it ({name}) or link it ({name}_url).",
-                title="Invalid parameter",
-            )
-        if upload is None:
-            assert link is not None  # noqa: S101 - checked above
-            link = check_link(f"{name}_url", link)
-            return ReferenceSpec(role, url=link), link
         most = self.deps.fetcher.limits.max_bytes
-        return pending_upload(name, upload, role, most), upload.filename
+        return pending_image(
+            "transfer", name, upload, link, role=role, max_bytes=most, what=f"{name} image"
+        )
