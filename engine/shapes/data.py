@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.shapes.world import Scene, caption, render, sample_scene
+from engine.shapes.world import Scene, caption, fragment, render, sample_scene
 
 __all__ = ["LatentPool", "captions_for", "image_batch"]
 
@@ -28,24 +28,48 @@ def image_batch(scenes: Sequence[Scene]) -> Any:
 
 
 def captions_for(
-    scenes: Sequence[Scene], rng: random.Random, drop: float, unconditional: float
+    scenes: Sequence[Scene],
+    rng: random.Random,
+    drop: float,
+    unconditional: float,
+    fragments: float = 0.0,
 ) -> list[str]:
-    """Training captions: each attribute left out with probability ``drop``, and the whole
-    caption empty with probability ``unconditional`` (for classifier-free guidance)."""
-    return ["" if rng.random() < unconditional else caption(s, rng, drop) for s in scenes]
+    """Training captions: each attribute left out with probability ``drop``, the whole
+    caption empty with probability ``unconditional`` (for classifier-free guidance), and a
+    bare fragment (``"red"``, ``"blue background"``) with probability ``fragments``."""
+
+    def one(scene: Scene) -> str:
+        draw = rng.random()
+        if draw < unconditional:
+            return ""
+        if draw < unconditional + fragments:
+            return fragment(scene, rng)
+        return caption(scene, rng, drop)
+
+    return [one(s) for s in scenes]
 
 
 class LatentPool:
-    """``size`` scaled latents of training scenes (float16) and the scenes themselves."""
+    """``size`` scaled latents of training scenes (float16) and the scenes themselves; a
+    share ``two_objects`` of the scenes has two objects."""
 
-    def __init__(self, encode: Any, size: int, rng: random.Random, chunk: int = 128) -> None:
+    def __init__(
+        self,
+        encode: Any,
+        size: int,
+        rng: random.Random,
+        chunk: int = 128,
+        two_objects: float = 0.5,
+    ) -> None:
         import torch
 
         self._encode = encode
+        self._two_objects = two_objects
         self.scenes: list[Scene] = []
         parts = []
         while len(self.scenes) < size:
-            batch = [sample_scene(rng, "train") for _ in range(min(chunk, size - len(self.scenes)))]
+            count = min(chunk, size - len(self.scenes))
+            batch = [sample_scene(rng, "train", two_objects) for _ in range(count)]
             parts.append(self._encode(image_batch(batch)).to(torch.float16))
             self.scenes.extend(batch)
         self.latents = torch.cat(parts)
@@ -60,7 +84,7 @@ class LatentPool:
         if count <= 0:
             return
         slots = rng.sample(range(len(self.scenes)), count)
-        fresh = [sample_scene(rng, "train") for _ in slots]
+        fresh = [sample_scene(rng, "train", self._two_objects) for _ in slots]
         latents = self._encode(image_batch(fresh)).to(torch.float16)
         for i, slot in enumerate(slots):
             self.scenes[slot] = fresh[i]

@@ -43,8 +43,10 @@ class TrainConfig:
     ema_decay: float = 0.9995
     attribute_drop: float = 0.1
     unconditional: float = 0.1
+    fragments: float = 0.0
     pool_size: int = 16_384
     pool_refresh: int = 8
+    two_objects: float = 0.5
     decoder_steps: int = 3000
     decoder_every: int = 8
     decoder_batch: int = 16
@@ -156,6 +158,9 @@ def load_state(config: TrainConfig) -> TrainState:
 _MAY_CHANGE = {
     "run_dir", "threads", "vae_steps", "unet_steps", "decoder_steps", "eval_every",
     "eval_images", "checkpoint_minutes",
+    # A continuation may re-weight its data: more two-object scenes (attribute binding), bare
+    # fragments ("red") so that a negative prompt of one word has a meaning.
+    "two_objects", "fragments",
 }  # fmt: skip
 
 

@@ -195,7 +195,8 @@ def _train_unet(state: TrainState, should_stop: Any) -> None:
     state.vae.requires_grad_(False)
     state.vae.decoder.requires_grad_(True)
     log.info("filling the latent pool (%d scenes)", config.pool_size)
-    pool = LatentPool(_encoder(state), config.pool_size, _rng(config, "pool", state.unet_step))
+    pool_rng = _rng(config, "pool", state.unet_step)
+    pool = LatentPool(_encoder(state), config.pool_size, pool_rng, two_objects=config.two_objects)
     scheduler = state.noise_scheduler
     alphas = scheduler.alphas_cumprod
     snr = alphas / (1 - alphas)
@@ -210,7 +211,9 @@ def _train_unet(state: TrainState, should_stop: Any) -> None:
         torch.manual_seed(rng.getrandbits(63))
         pool.refresh(config.pool_refresh, rng)
         latents, scenes = pool.draw(config.batch, rng)
-        texts = captions_for(scenes, rng, config.attribute_drop, config.unconditional)
+        texts = captions_for(
+            scenes, rng, config.attribute_drop, config.unconditional, config.fragments
+        )
         ids = state.tokenizer(
             texts, padding="max_length", max_length=state.tokenizer.model_max_length,
             truncation=True, return_tensors="pt",

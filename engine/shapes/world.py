@@ -31,6 +31,7 @@ __all__ = [
     "SceneObject",
     "background_array",
     "caption",
+    "fragment",
     "full_caption",
     "is_held_out",
     "render",
@@ -114,10 +115,10 @@ def is_held_out(scene: Scene) -> bool:
     return int.from_bytes(digest[:4], "big") % 100 < HELD_OUT_PERCENT
 
 
-def _draw_scene(rng: random.Random) -> Scene:
+def _draw_scene(rng: random.Random, two_objects: float) -> Scene:
     background = Background(rng.choice(list(COLOURS)), rng.random() < 0.5)
     others = [c for c in COLOURS if c != background.colour]
-    if rng.random() < 0.5:
+    if rng.random() >= two_objects:
         positions: tuple[str, ...] = (rng.choice(POSITIONS),)
     else:
         pair = rng.choice(PAIRS)
@@ -134,11 +135,14 @@ def _draw_scene(rng: random.Random) -> Scene:
     return Scene(objects, background, jitter)
 
 
-def sample_scene(rng: random.Random, split: Literal["train", "held_out"]) -> Scene:
-    """A random scene whose combination is in ``split`` (rejection sampling)."""
+def sample_scene(
+    rng: random.Random, split: Literal["train", "held_out"], two_objects: float = 0.5
+) -> Scene:
+    """A random scene whose combination is in ``split`` (rejection sampling), with two objects
+    with probability ``two_objects``."""
     want = split == "held_out"
     while True:
-        scene = _draw_scene(rng)
+        scene = _draw_scene(rng, two_objects)
         if is_held_out(scene) == want:
             return scene
 
@@ -179,6 +183,22 @@ def caption(scene: Scene, rng: random.Random | None, drop: float = 0.0) -> str:
         style = " gradient" if scene.background.gradient else ""
         text += f", {scene.background.colour}{style} background"
     return text
+
+
+def fragment(scene: Scene, rng: random.Random) -> str:
+    """A few true words about ``scene`` without the sentence around them: one object's
+    colour, shape or position phrase (a non-empty subset, in caption order: ``"red"``,
+    ``"star on the left"``) or its background (``"blue background"``). Trained on, they give
+    a lone word a meaning, which a negative prompt needs (``--no red`` is the text ``"red"``)."""
+    if rng.random() < 0.2:
+        style = " gradient" if scene.background.gradient else ""
+        return f"{scene.background.colour}{style} background"
+    obj = rng.choice(scene.objects)
+    words = [obj.colour, obj.shape, PHRASES[obj.position]]
+    while True:
+        kept = [w for w in words if rng.random() < 0.5]
+        if kept:
+            return " ".join(kept)
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, float]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -14,18 +13,9 @@ from engine.models import LoadedModel
 from engine.operations import render
 from engine.request import GenerationRequest, Operation
 from tests.engine.conftest import PROMPT
-from tests.engine.helpers import max_diff
+from tests.engine.helpers import layout_diversity, max_diff
 
 CHAOS_LEVELS = (0, 25, 50, 75, 100)
-
-
-def layout_diversity(images: list[Image.Image]) -> float:
-    """Mean pairwise distance of 8×8 thumbnails: how differently the images are laid out."""
-    thumbs = [
-        np.asarray(i.convert("RGB").resize((8, 8), Image.Resampling.BOX), dtype=float)
-        for i in images
-    ]
-    return float(np.mean([np.abs(a - b).mean() for a, b in itertools.combinations(thumbs, 2)]))
 
 
 def imagine(model: LoadedModel, chaos: int, seed: int) -> list[Image.Image]:

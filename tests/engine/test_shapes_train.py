@@ -67,3 +67,13 @@ def test_refuses_to_resume_with_other_settings(tmp_path: Path) -> None:
     train(_config(run, unet_steps=0))
     with pytest.raises(SystemExit, match=r"lr=0\.0005"):
         train(_config(run, unet_steps=0, lr=1e-3))
+
+
+def test_a_continuation_may_reweight_its_data(tmp_path: Path) -> None:
+    """More two-object scenes and bare fragments for the last steps: the run resumes."""
+    run = tmp_path / "run"
+    train(_config(run))
+    state = train(_config(run, unet_steps=3, two_objects=0.7, fragments=0.1))
+    assert state.unet_step == 3
+    assert state.config.two_objects == 0.7
+    assert state.config.fragments == 0.1

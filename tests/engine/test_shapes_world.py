@@ -13,12 +13,14 @@ from engine.shapes.world import (
     COLOURS,
     GRADIENT_AMOUNT,
     HELD_OUT_PERCENT,
+    PHRASES,
     POSITIONS,
     SHAPES,
     Background,
     Scene,
     SceneObject,
     caption,
+    fragment,
     full_caption,
     is_held_out,
     render,
@@ -84,6 +86,31 @@ def test_sampled_scenes_follow_the_rules() -> None:
         assert all(o.colour != scene.background.colour for o in scene.objects)
         if len(scene.objects) == 2:
             assert {o.position for o in scene.objects} in ({"left", "right"}, {"top", "bottom"})
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 0.75, 1.0])
+def test_the_share_of_two_object_scenes_is_the_one_asked(share: float) -> None:
+    rng = random.Random(4)
+    drawn = [sample_scene(rng, "train", two_objects=share) for _ in range(2000)]
+    pairs = sum(len(scene.objects) == 2 for scene in drawn)
+    assert abs(pairs / 2000 - share) < 0.035
+
+
+def test_fragments_are_true_words_about_the_scene_without_the_sentence() -> None:
+    scene = _scene(("star", "red", "left"), ("square", "white", "right"), bg="blue", gradient=True)
+    rng = random.Random(5)
+    seen = {fragment(scene, rng) for _ in range(400)}
+    true_words = [[o.colour, o.shape, PHRASES[o.position]] for o in scene.objects]
+    allowed = {"blue gradient background"} | {
+        " ".join(kept)
+        for words in true_words
+        for mask in itertools.product((False, True), repeat=3)
+        if (kept := [w for w, keep in zip(words, mask, strict=True) if keep])
+    }
+    assert seen <= allowed
+    # Every single word appears alone (a one-word negative prompt is one of them).
+    assert {"red", "white", "star", "square", "on the left", "on the right"} <= seen
+    assert not any(text.startswith(("a ", "an ")) for text in seen)
 
 
 def test_held_out_split_is_disjoint_and_about_a_tenth() -> None:
