@@ -45,6 +45,7 @@ __all__ = [
     "lineage",
     "mark_delivered",
     "queued",
+    "recent_images",
     "record_instant_job",
     "set_messages",
     "transition",
@@ -175,6 +176,20 @@ async def history(
         query = query.where(Job.status.in_(statuses))
     rows = await session.execute(query.order_by(Job.queued_at.desc()).limit(limit))
     return list(rows.scalars())
+
+
+async def recent_images(
+    session: AsyncSession, user_id: int, *, limit: int = 24
+) -> list[tuple[Job, Image]]:
+    """The user's images from finished jobs, newest job first (its images in order)."""
+    query = (
+        select(Job, Image)
+        .join(Image, Image.job_id == Job.id)
+        .where(Job.user_id == user_id, Job.status == JobStatus.DONE)
+        .order_by(Job.queued_at.desc(), Image.index)
+        .limit(limit)
+    )
+    return [(job, image) for job, image in (await session.execute(query)).all()]
 
 
 async def queued(session: AsyncSession, user_id: int | None = None) -> list[Job]:

@@ -13,6 +13,7 @@ from bot.jobs.records import JobView
 from bot.jobs.spec import (
     Imagine,
     JobSpec,
+    Mimic,
     Outpaint,
     PromptSettings,
     ReferenceSpec,
@@ -31,6 +32,7 @@ __all__ = [
     "Child",
     "make_square",
     "pan",
+    "reference",
     "region",
     "remix",
     "reroll",
@@ -125,6 +127,21 @@ def region(parent: JobView, index: int, mask: StoredFile) -> Child:
     """Vary (Region): image ``index`` repainted where ``mask`` (stored) is white."""
     work = Region(SourceImage(parent.id, index), mask)
     return Child(JobKind.REGION, "Variations (Region)", _from_image(parent, work, GRID_SIZE), index)
+
+
+def reference(
+    parent: JobView,
+    index: int,
+    mask: ReferenceSpec,
+    wanted: ReferenceSpec,
+    *,
+    keep_shape: bool,
+) -> Child:
+    """Vary (Reference): image ``index`` repainted where ``mask`` is white, imitating the
+    ``wanted`` reference (MimicBrush); ``keep_shape`` keeps the region's shapes."""
+    work = Mimic(SourceImage(parent.id, index), mask, wanted, keep_shape=keep_shape)
+    spec = _from_image(parent, work, GRID_SIZE)
+    return Child(JobKind.MIMIC, "Variations (Reference)", spec, index)
 
 
 def remix(

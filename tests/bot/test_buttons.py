@@ -70,7 +70,8 @@ def test_single_view_rows(routes: Routes) -> None:
             "Vary (Region)",
         ],
         ["Zoom Out 2x", "Zoom Out 1.5x", "Custom Zoom", "Make Square"],
-        ["⬅️", "➡️", "⬆️", "⬇️", "Style Transfer"],
+        ["⬅️", "➡️", "⬆️", "⬇️"],
+        ["Vary (Reference)", "Style Transfer"],
     ]
     square = routes.view(Surface.SINGLE, ImageContext(JOB, 2, 256, 256))
     assert "Make Square" not in str(labels(square))

@@ -1,5 +1,6 @@
-"""Vary (Region): a signed link to the web editor, and the region job an editor submission
-makes (the image repainted where the user's mask is white; Remix may change the prompt)."""
+"""Vary (Region) and Vary (Reference): a signed link to the web editor, and the job an editor
+submission makes — the image repainted where the user's mask is white, from the prompt (Remix
+may change it) or imitating a reference image (MimicBrush; ``bot.exts.region.reference``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.deps import Deps, FeatureBot
 from bot.errors import PromptRefusal, UserError
+from bot.exts.region.reference import reference_job
+from bot.exts.region.web.form import EditorForm
 from bot.exts.region.web.server import EditorServer
 from bot.exts.region.web.tokens import EditGrant, load_secret, sign
 from bot.jobs import children
@@ -26,7 +29,7 @@ from bot.jobs.spec import JobSpec, StoredFile
 from bot.preferences import load_preferences
 from bot.ui.custom_ids import ButtonId
 from bot.ui.routing import Placement, Surface
-from db import Job, QueueFullError
+from db import Job, JobMode, QueueFullError
 from engine.grid import encode_png
 
 __all__ = ["RegionEditor", "setup"]
@@ -34,6 +37,7 @@ __all__ = ["RegionEditor", "setup"]
 log = logging.getLogger(__name__)
 
 ACTION = "vary_region"
+REFERENCE_ACTION = "vary_reference"
 UNAVAILABLE = (
     "The region editor is not available on this server right now (its web server did not "
     "start). Use Vary (Subtle) or Vary (Strong) for now."
@@ -89,6 +93,17 @@ class RegionEditor(commands.Cog):
 
     async def open_editor(self, interaction: discord.Interaction[Any], button: ButtonId) -> None:
         """Answer Vary (Region) with a private link to the editor for this image and user."""
+        await self._send_link(interaction, button, reference=False)
+
+    async def open_reference_editor(
+        self, interaction: discord.Interaction[Any], button: ButtonId
+    ) -> None:
+        """Answer Vary (Reference) with a private link to the editor and its reference panel."""
+        await self._send_link(interaction, button, reference=True)
+
+    async def _send_link(
+        self, interaction: discord.Interaction[Any], button: ButtonId, *, reference: bool
+    ) -> None:
         if not self.listening:
             raise UserError(UNAVAILABLE)
         preferences = await load_preferences(self.deps.db, interaction.user.id)
@@ -98,32 +113,44 @@ class RegionEditor(commands.Cog):
             button.index,
             interaction.user.id,
             remix=preferences.remix,
+            reference=reference,
             ttl_s=minutes * 60,
         )
         url = f"{self.public_url}/edit/{sign(grant, self.server.secret)}"
         view = discord.ui.View()
         view.add_item(discord.ui.Button(label="Open the editor", emoji="🖌️", url=url))
-        remix = " You can change the prompt there (Remix mode)." if preferences.remix else ""
+        if reference:
+            what = (
+                f"Select the parts of image #{button.index} to repaint and choose the reference "
+                "to imitate there (an upload, a link or one of your images), then submit."
+            )
+        else:
+            remix = " You can change the prompt there (Remix mode)." if preferences.remix else ""
+            what = f"Select the parts of image #{button.index} to redraw, then submit.{remix}"
         await interaction.response.send_message(
-            f"Select the parts of image #{button.index} to redraw, then submit.{remix} "
-            f"This link is yours and works once, for {minutes} minutes.",
+            f"{what} This link is yours and works once, for {minutes} minutes.",
             view=view,
             ephemeral=True,
         )
 
     async def submit(
-        self, grant: EditGrant, job: Job, mask: Image.Image, prompt_text: str
+        self, grant: EditGrant, job: Job, mask: Image.Image, form: EditorForm
     ) -> tuple[int, str] | None:
-        """Queue the region job of an editor submission; ``(status, message)`` if refused."""
+        """Queue the job of an editor submission; ``(status, message)`` if refused."""
         deps = self.deps
         parent = JobView.of(job)
         if parent.parameters.spec is None:
             return 409, "That job cannot be edited."
         preferences = await load_preferences(deps.db, grant.user_id)
+        if grant.reference:
+            made = await reference_job(deps, grant, parent, mask, form)
+            if isinstance(made, tuple):
+                return made
+            return await self._queue(grant, parent, made, parent.prompt, preferences.mode)
         stored = await asyncio.to_thread(lambda: deps.store.put(encode_png(mask), "png"))
         child = children.region(parent, grant.index - 1, StoredFile(stored.path, stored.sha256))
         shown, mode = parent.prompt, preferences.mode
-        text = " ".join(prompt_text.split())
+        text = " ".join(form.prompt.split())
         if grant.remix and text and text != parent.prompt:
             try:
                 [prompt] = await check_prompt(
@@ -138,6 +165,12 @@ class RegionEditor(commands.Cog):
             references = reuse(wanted_references(prompt), parent.spec.references)
             child = children.remix(child, JobSpec.from_prompt(prompt), references)
             shown, mode = prompt.canonical, job_mode(prompt, mode)
+        return await self._queue(grant, parent, child, shown, mode)
+
+    async def _queue(
+        self, grant: EditGrant, parent: JobView, child: children.Child, shown: str, mode: JobMode
+    ) -> tuple[int, str] | None:
+        deps = self.deps
         submission = Submission(
             user_id=grant.user_id,
             channel_id=parent.channel_id,
@@ -169,3 +202,5 @@ async def setup(bot: FeatureBot) -> None:
     await bot.add_cog(editor)
     placement = Placement(Surface.SINGLE, 0, 4, "Vary (Region)", "🖌️")
     bot.deps.routes.add_button(ACTION, editor.open_editor, placement)
+    reference = Placement(Surface.SINGLE, 3, 0, "Vary (Reference)", "🖼️")
+    bot.deps.routes.add_button(REFERENCE_ACTION, editor.open_reference_editor, reference)

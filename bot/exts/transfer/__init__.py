@@ -14,7 +14,7 @@ from bot.ui.routing import Placement, Surface
 
 __all__ = ["PLACEMENT", "setup"]
 
-PLACEMENT = Placement(Surface.SINGLE, 2, 10, "Style Transfer", "🎨")
+PLACEMENT = Placement(Surface.SINGLE, 3, 10, "Style Transfer", "🎨")
 """After the pans (the upscale row's first two rows are full)."""
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import io
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,9 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, web
-from PIL import Image, UnidentifiedImageError
+from aiohttp import web
+from PIL import Image
 
+from bot.exts.region.web.form import (
+    MAX_UPLOAD,
+    EditorForm,
+    FormError,
+    MaskError,
+    check_mask,
+    read_form,
+)
 from bot.exts.region.web.tokens import EditGrant, TokenError, verify
 from db import Database, ImageStore, Job, JobNotFoundError
 from db import jobs as repo
@@ -31,18 +38,14 @@ __all__ = ["EditorServer", "MaskError", "Submit", "check_mask"]
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
-MAX_UPLOAD = 16 * 1024 * 1024
-MAX_PROMPT = 6000
-MAX_PARTS = 4
 SUBMITTED = "Submitted — see Discord"
+GALLERY_SIZE = 24
+"""How many of the user's recent images Vary (Reference) offers to pick from."""
 
 
-Submit = Callable[[EditGrant, Job, Image.Image, str], Awaitable["tuple[int, str] | None"]]
-"""Queues the region job of a submission; ``(status, message)`` when it is refused."""
-
-
-class MaskError(ValueError):
-    """A mask that cannot be used; the message says what to fix."""
+Submit = Callable[[EditGrant, Job, Image.Image, EditorForm], Awaitable["tuple[int, str] | None"]]
+"""Queues the job of a submission (its mask already checked); ``(status, message)`` when it is
+refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,8 @@ class EditorServer:
         app = web.Application(client_max_size=MAX_UPLOAD)
         app.router.add_get("/edit/{token}", self._page)
         app.router.add_get("/edit/{token}/image", self._image)
+        app.router.add_get("/edit/{token}/gallery", self._gallery)
+        app.router.add_get("/edit/{token}/gallery/{job_id}/{index:\\d{1,2}}", self._gallery_image)
         app.router.add_post("/edit/{token}", self._submit)
         app.router.add_static("/static/", STATIC, show_index=False)
         self.app = app
@@ -104,14 +109,18 @@ class EditorServer:
             return target
         if await self._used(target.grant):
             return _page_error(409, "This edit was already submitted — see Discord.")
+        token = request.match_info["token"]
+        reference = target.grant.reference
         config = {
-            "imageUrl": f"/edit/{request.match_info['token']}/image",
-            "submitUrl": f"/edit/{request.match_info['token']}",
+            "imageUrl": f"/edit/{token}/image",
+            "submitUrl": f"/edit/{token}",
             "prompt": target.job.prompt,
-            "promptEditable": target.grant.remix,
+            "promptEditable": target.grant.remix and not reference,
             "width": target.image.width,
             "height": target.image.height,
-            "title": "Vary (Region)",
+            "title": "Vary (Reference)" if reference else "Vary (Region)",
+            "reference": reference,
+            "galleryUrl": f"/edit/{token}/gallery" if reference else None,
         }
         template = await asyncio.to_thread((STATIC / "editor.html").read_text, "utf-8")
         page = template.replace("{{CONFIG_JSON}}", json.dumps(config).replace("<", "\\u003c"))
@@ -132,18 +141,58 @@ class EditorServer:
         if await self._used(target.grant):
             return _json_error(409, "This edit was already submitted — see Discord.")
         try:
-            mask_bytes, prompt = await _read_form(request)
+            form = await read_form(request)
             size = (target.image.width, target.image.height)
-            mask = await asyncio.to_thread(check_mask, mask_bytes, size)
-        except MaskError as error:
+            mask = await asyncio.to_thread(check_mask, form.mask, size)
+        except FormError as error:
             return _json_error(400, str(error))
         except web.HTTPRequestEntityTooLarge:
             return _json_error(413, f"The upload is larger than {MAX_UPLOAD // (1024 * 1024)} MiB.")
-        problem = await self.on_submit(target.grant, target.job, mask, prompt)
+        problem = await self.on_submit(target.grant, target.job, mask, form)
         if problem is not None:
             status, message = problem
             return _json_error(status, message)
         return web.json_response({"ok": True, "message": SUBMITTED}, headers=_PRIVATE)
+
+    async def _gallery(self, request: web.Request) -> web.Response:
+        """Vary (Reference): the user's recent images to pick a reference from (JSON)."""
+        target = await self._target(request, as_json=True)
+        if isinstance(target, web.Response):
+            return target
+        if not target.grant.reference:
+            return _json_error(404, "This link edits a region with a prompt, not a reference.")
+        async with self.db.read() as session:
+            rows = await repo.recent_images(session, target.grant.user_id, limit=GALLERY_SIZE + 1)
+        token = request.match_info["token"]
+        edited = (target.grant.job_id, target.grant.index - 1)
+        images = [
+            {
+                "id": f"{job.id}/{image.index}",
+                "url": f"/edit/{token}/gallery/{job.id}/{image.index}",
+                "label": f"{_shorten(job.prompt)} — image #{image.index + 1}",
+            }
+            for job, image in rows
+            if (job.id, image.index) != edited
+        ][:GALLERY_SIZE]
+        return web.json_response({"images": images}, headers=_PRIVATE)
+
+    async def _gallery_image(self, request: web.Request) -> web.Response:
+        target = await self._target(request)
+        if isinstance(target, web.Response):
+            return target
+        job_id, index = request.match_info["job_id"], int(request.match_info["index"])
+        try:
+            async with self.db.read() as session:
+                job = await repo.get_job(session, job_id, with_images=True)
+        except JobNotFoundError:
+            return _page_error(404, "That image no longer exists.")
+        image = next((i for i in job.images if i.index == index), None)
+        if not target.grant.reference or job.user_id != target.grant.user_id or image is None:
+            return _page_error(404, "That image is not one of yours.")
+        data = await asyncio.to_thread(self.store.read, image.path, image.sha256)
+        return web.Response(
+            body=data, content_type=f"image/{image.format or 'png'}", headers=_PRIVATE
+        )
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -177,64 +226,8 @@ class EditorServer:
 _PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-async def _read_form(request: web.Request) -> tuple[bytes, str]:
-    """The ``mask`` file and ``prompt`` text of a multipart form, size-checked."""
-    if request.content_length is not None and request.content_length > MAX_UPLOAD:
-        raise MaskError(f"The upload is larger than {MAX_UPLOAD // (1024 * 1024)} MiB.")
-    if not request.content_type.startswith("multipart/"):
-        raise MaskError("Send the mask as multipart/form-data (fields: mask, prompt).")
-    mask: bytes | None = None
-    prompt = ""
-    reader = await request.multipart()
-    parts = 0
-    while (part := await reader.next()) is not None:
-        parts += 1
-        if parts > MAX_PARTS:  # before reading more: a form of many tiny fields stalls nobody
-            raise MaskError(f"The form has more than {MAX_PARTS} fields (send: mask, prompt).")
-        if not isinstance(part, BodyPartReader):  # nested multipart: not ours
-            raise MaskError("Unexpected nested form data.")
-        if part.name == "mask":
-            mask = bytes(await part.read(decode=False))
-        elif part.name == "prompt":
-            prompt = await part.text()
-            if len(prompt) > MAX_PROMPT:
-                raise MaskError(f"The prompt is longer than {MAX_PROMPT} characters.")
-    if not mask:
-        raise MaskError("No mask was sent: select a region first.")
-    return mask, prompt
-
-
-def check_mask(data: bytes, size: tuple[int, int]) -> Image.Image:
-    """The mask as a binary ``L`` image (255 = repaint) of exactly ``size``; :class:`MaskError`
-    saying what is wrong (not a PNG, wrong size, empty, everything)."""
-    width, height = size
-    try:
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
-            if image.size != size:
-                raise MaskError(
-                    f"The mask is {image.width}×{image.height} pixels but the image is "
-                    f"{width}×{height}: it must be exactly the image's size."
-                )
-            image.load()
-            grey = image.convert("RGBA")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
-        if isinstance(error, MaskError):
-            raise
-        raise MaskError("The mask must be a PNG image (white = repaint, black = keep).") from None
-    except Image.DecompressionBombError:
-        raise MaskError("The mask has far too many pixels.") from None
-    # Transparent pixels count as black (keep): an RGBA drawing on a clear background works.
-    alpha = grey.getchannel("A")
-    luminance = grey.convert("L")
-    black = Image.new("L", size, 0)
-    mask = Image.composite(luminance, black, alpha).point(lambda v: 255 if v >= 128 else 0)
-    histogram = mask.histogram()
-    white = histogram[255]
-    if white == 0:
-        raise MaskError("The mask is empty: select the part of the image to redraw.")
-    if white == width * height:
-        raise MaskError("The mask covers the whole image: use Vary (Strong) for that.")
-    return mask
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _page_error(status: int, message: str) -> web.Response:

@@ -41,13 +41,22 @@ class EditGrant:
     nonce: str
     remix: bool = False
     """The prompt may be changed (the user had Remix mode on)."""
+    reference: bool = False
+    """Vary (Reference): the region is repainted imitating a reference image, not a prompt."""
 
     @classmethod
     def issue(
-        cls, job_id: str, index: int, user_id: int, *, remix: bool, ttl_s: int = DEFAULT_TTL_S
+        cls,
+        job_id: str,
+        index: int,
+        user_id: int,
+        *,
+        remix: bool,
+        reference: bool = False,
+        ttl_s: int = DEFAULT_TTL_S,
     ) -> EditGrant:
         expires = int(time.time()) + ttl_s
-        return cls(job_id, index, user_id, expires, secrets.token_hex(16), remix)
+        return cls(job_id, index, user_id, expires, secrets.token_hex(16), remix, reference)
 
     @property
     def region_job_id(self) -> str:
@@ -81,11 +90,13 @@ def verify(token: str, secret: bytes, *, now: float | None = None) -> EditGrant:
             expires=int(fields["expires"]),
             nonce=str(fields["nonce"]),
             remix=bool(fields.get("remix", False)),
+            reference=bool(fields.get("reference", False)),
         )
     except (ValueError, KeyError, TypeError):
         raise TokenError("this link is not a valid editor link") from None
     if (time.time() if now is None else now) > grant.expires:
-        raise TokenError("this link has expired; press Vary (Region) again for a new one")
+        button = "Vary (Reference)" if grant.reference else "Vary (Region)"
+        raise TokenError(f"this link has expired; press {button} again for a new one")
     return grant
 
 

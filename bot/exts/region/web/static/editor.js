@@ -28,7 +28,9 @@
     uploadLabel: document.querySelector('label[for="mask-file"]'),
     maskHint: byId('mask-hint'),
     prompt: byId('prompt'),
+    promptLabel: byId('prompt-label'),
     promptHint: byId('prompt-hint'),
+    help: byId('help'),
     submit: byId('submit'),
     status: byId('status'),
   };
@@ -79,6 +81,8 @@
       width: config.width,
       height: config.height,
       title: typeof config.title === 'string' && config.title ? config.title : 'Vary (Region)',
+      reference: config.reference === true,
+      galleryUrl: typeof config.galleryUrl === 'string' ? config.galleryUrl : null,
     };
   }
 
@@ -257,6 +261,11 @@
     return state.selections.length > 0 || state.upload !== null;
   }
 
+  /** Vary (Reference) needs a reference; Vary (Region) none. */
+  function referenceReady() {
+    return !state.config || !state.config.reference || window.mjReference.ready();
+  }
+
   function canDraw() {
     return state.image !== null && !state.busy && !state.locked && state.upload === null;
   }
@@ -275,7 +284,8 @@
     els.uploadLabel.classList.toggle('disabled', !ready);
     els.uploadLabel.setAttribute('aria-disabled', String(!ready));
     els.prompt.disabled = frozen;
-    els.submit.disabled = !ready || !hasSelection();
+    els.submit.disabled = !ready || !hasSelection() || !referenceReady();
+    if (state.config && state.config.reference) window.mjReference.setDisabled(frozen);
     els.submit.textContent = state.busy ? 'Submitting…' : 'Submit';
     els.canvas.classList.toggle('inactive', !canDraw());
     document.body.setAttribute('aria-busy', String(state.busy));
@@ -522,7 +532,7 @@
   // -- submit ------------------------------------------------------------------------------
 
   async function submit() {
-    if (!state.image || state.busy || state.locked || !hasSelection()) return;
+    if (!state.image || state.busy || state.locked || !hasSelection() || !referenceReady()) return;
     state.draft = null;
     state.busy = true;
     sync();
@@ -550,7 +560,8 @@
     }
     const form = new FormData();
     form.append('mask', mask, 'mask.png');
-    form.append('prompt', els.prompt.value);
+    if (state.config.reference) window.mjReference.append(form);
+    else form.append('prompt', els.prompt.value);
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), SUBMIT_TIMEOUT_MS);
     let response;
@@ -623,6 +634,14 @@
     els.maskHint.textContent = `Power users: your own PNG mask, exactly ${config.width}×${config.height} `
       + 'pixels; white = redraw, black = keep.';
     els.stage.style.setProperty('--aspect', `${config.width} / ${config.height}`);
+    if (config.reference) {
+      // MimicBrush is guided by the reference, not by text: no prompt to show.
+      els.prompt.hidden = true;
+      els.promptLabel.hidden = true;
+      els.help.textContent = 'Drag to select the area to repaint — use Rectangle or Lasso; several '
+        + 'selections add up. Then choose the reference to imitate there.';
+      window.mjReference.start(config, { onChange: sync, setStatus });
+    }
 
     els.rect.addEventListener('click', () => selectTool('rect'));
     els.lasso.addEventListener('click', () => selectTool('lasso'));
