@@ -3,7 +3,8 @@ image (upload or link).
 
 A slash option has one type, so the image and the reference each have two options: ``image``
 (an attachment) or ``image_url`` (a link), and ``reference`` or ``reference_url``; exactly one
-of each pair is required. Quick checks answer at once and queue nothing; reading the images
+of each pair is required. Without a mask the answer links to the region editor for the image
+(``bot.exts.mimic.editor``). Quick checks answer at once and queue nothing; reading the images
 happens when the job launches (the reference stage), where a broken link fails the job with
 the link named, and what the engine refuses (a mask of another size than the image, an empty
 mask, a mask over everything) fails the job with the engine's reason.
@@ -19,6 +20,7 @@ from discord.ext import commands
 
 from bot.deps import Deps
 from bot.errors import UserError
+from bot.exts.mimic.editor import open_editor
 from bot.jobs.mimic import LABEL, mimic_prompt, mimic_spec
 from bot.jobs.references import SAME_MIMIC_IMAGES
 from bot.jobs.runner import RESTARTING
@@ -41,7 +43,7 @@ class MimicCommand(commands.Cog):
 
     @app_commands.command(name="mimic", description="Repaint a region of an image like a reference")
     @app_commands.describe(
-        mask="Where to repaint (upload): white = repaint, black = keep; the image's size",
+        mask="Where to repaint (upload, white = repaint); leave it out to draw it in the editor",
         image="The image to edit (upload), or use image_url",
         reference="The image to imitate in the region (upload), or use reference_url",
         image_url="Or: a link to the image to edit",
@@ -51,7 +53,7 @@ class MimicCommand(commands.Cog):
     async def mimic(
         self,
         interaction: discord.Interaction[Any],
-        mask: discord.Attachment,
+        mask: discord.Attachment | None = None,
         image: discord.Attachment | None = None,
         reference: discord.Attachment | None = None,
         image_url: str | None = None,
@@ -64,15 +66,20 @@ class MimicCommand(commands.Cog):
             raise RESTARTING
         source, source_name = self._image("image", image, image_url)
         wanted, wanted_name = self._image("reference", reference, reference_url)
-        region = self._upload("mask", mask)
         if source.url == wanted.url:  # the same upload or link twice
             raise UserError(SAME_MIMIC_IMAGES, title="Identical images")
+        prompt = mimic_prompt(source_name, wanted_name)
+        if mask is None:  # the region is drawn in the editor
+            await open_editor(
+                self.deps, interaction, source, wanted, prompt=prompt, keep_shape=keep_shape
+            )
+            return
+        region = self._upload("mask", mask)
         for other, given in (("image", source), ("reference", wanted)):
             if region.url == given.url:
                 raise UserError(SAME_MASK.format(other=other), title="Identical images")
         # 2. Record, acknowledge, launch (the images are read when it launches).
         preferences = await load_preferences(self.deps.db, interaction.user.id)
-        prompt = mimic_prompt(source_name, wanted_name)
         await submit_images_command(
             interaction,
             runner,

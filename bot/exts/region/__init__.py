@@ -116,9 +116,6 @@ class RegionEditor(commands.Cog):
             reference=reference,
             ttl_s=minutes * 60,
         )
-        url = f"{self.public_url}/edit/{sign(grant, self.server.secret)}"
-        view = discord.ui.View()
-        view.add_item(discord.ui.Button(label="Open the editor", emoji="🖌️", url=url))
         if reference:
             what = (
                 f"Select the parts of image #{button.index} to repaint and choose the reference "
@@ -128,10 +125,39 @@ class RegionEditor(commands.Cog):
             remix = " You can change the prompt there (Remix mode)." if preferences.remix else ""
             what = f"Select the parts of image #{button.index} to redraw, then submit.{remix}"
         await interaction.response.send_message(
-            f"{what} This link is yours and works once, for {minutes} minutes.",
-            view=view,
-            ephemeral=True,
+            f"{what} {self.link_terms()}", view=self.link_view(grant), ephemeral=True
         )
+
+    def reference_link(
+        self, job_id: str, index: int, user_id: int, *, preset: int | None, keep_shape: bool
+    ) -> discord.ui.View | None:
+        """A Vary (Reference) editor link button for image ``index`` (1-based) of a job,
+        offering its image ``preset`` as the reference (``/mimic`` without a mask); ``None``
+        when the editor is not listening."""
+        if not self.listening:
+            return None
+        minutes = self.deps.settings.mj_edit_link_minutes
+        grant = EditGrant.issue(
+            job_id,
+            index,
+            user_id,
+            remix=False,
+            reference=True,
+            preset=preset,
+            keep_shape=keep_shape,
+            ttl_s=minutes * 60,
+        )
+        return self.link_view(grant)
+
+    def link_terms(self) -> str:
+        minutes = self.deps.settings.mj_edit_link_minutes
+        return f"This link is yours and works once, for {minutes} minutes."
+
+    def link_view(self, grant: EditGrant) -> discord.ui.View:
+        url = f"{self.public_url}/edit/{sign(grant, self.server.secret)}"
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label="Open the editor", emoji="🖌️", url=url))
+        return view
 
     async def submit(
         self, grant: EditGrant, job: Job, mask: Image.Image, form: EditorForm

@@ -182,3 +182,61 @@ async def test_a_region_link_has_no_gallery(emu: Emulator, harness: BotHarness) 
     )
     async with aiohttp.ClientSession() as http, http.get(button["url"] + "/gallery") as response:
         assert response.status == 404
+
+
+async def test_mimic_without_a_mask_links_to_the_editor_with_the_reference_chosen(
+    emu: Emulator, harness: BotHarness
+) -> None:
+    from tests.bot.e2e.test_controls import ephemeral_reply
+    from tests.bot.e2e.test_mimic_flow import mask_image, mimic, noise_image, source_image, upload
+
+    record = await mimic(
+        emu,
+        image=upload("source.png", source_image()),
+        reference=upload("ref.png", noise_image()),
+        keep_shape=True,
+    )
+    reply = await ephemeral_reply(emu, record)
+    assert "your reference is chosen there already" in reply.content
+    [[button]] = [row["components"] for row in reply.components]
+    url = str(button["url"])
+    config = page_config((await fetch(url))[2])
+    [stored] = [j for j in jobs(harness) if j["kind"] == "mimic"]
+    assert stored["status"] == "done"  # the two images, kept as one finished job
+    assert (config["presetPick"], config["keepShape"]) == (f"{stored['id']}/1", True)
+    status, _, data = await fetch(url + "/image")
+    assert Image.open(io.BytesIO(data)).convert("RGB").tobytes() == source_image().tobytes()
+    async with aiohttp.ClientSession() as http, http.get(url + "/gallery") as response:
+        ids = [image["id"] for image in (await response.json())["images"]]
+    assert ids[0] == config["presetPick"]  # the reference is offered (the image is not)
+
+    status, _ = await send(
+        url, png(mask_image()), reference_pick=config["presetPick"], keep_shape="true"
+    )
+    assert status == 200
+    result = await wait_result(emu, DONE)
+    assert result.content.startswith("**source.png + ref.png** - Variations (Reference) by")
+    grid = np.asarray(image_of(emu, result).convert("RGB"))
+    outside = np.asarray(mask_image()) == 0
+    cell = grid[: outside.shape[0], : outside.shape[1]]
+    assert (cell[outside] == np.asarray(source_image())[outside]).all()
+    work = jobs(harness)[-1]["parameters"]["spec"]["mimic"]
+    assert work["keep_shape"] is True
+    assert work["image"] == {"job": stored["id"], "index": 0}
+
+
+async def test_mimic_without_a_mask_and_without_the_editor_asks_for_a_mask(
+    emu: Emulator, harness: BotHarness
+) -> None:
+    from tests.bot.e2e.test_mimic_flow import mimic, noise_image, source_image, upload
+    from tests.bot.e2e.test_transfer_flow import refusal
+
+    assert harness.bot is not None
+    await harness.bot.remove_cog("RegionEditor")
+    record = await mimic(
+        emu, image=upload("a.png", source_image()), reference=upload("b.png", noise_image())
+    )
+    title, text = await refusal(emu, record)
+    assert title == "Attach a mask"
+    assert "attach a mask" in text
+    assert jobs(harness) == []

@@ -121,6 +121,8 @@ class EditorServer:
             "title": "Vary (Reference)" if reference else "Vary (Region)",
             "reference": reference,
             "galleryUrl": f"/edit/{token}/gallery" if reference else None,
+            "presetPick": _preset(target.grant),
+            "keepShape": target.grant.keep_shape,
         }
         template = await asyncio.to_thread((STATIC / "editor.html").read_text, "utf-8")
         page = template.replace("{{CONFIG_JSON}}", json.dumps(config).replace("<", "\\u003c"))
@@ -224,6 +226,11 @@ class EditorServer:
 
 
 _PRIVATE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _preset(grant: EditGrant) -> str | None:
+    """The gallery id of the reference the link offers (``/mimic`` without a mask)."""
+    return f"{grant.job_id}/{grant.preset}" if grant.preset is not None else None
 
 
 def _shorten(text: str, limit: int = 60) -> str:

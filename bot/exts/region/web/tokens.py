@@ -43,6 +43,11 @@ class EditGrant:
     """The prompt may be changed (the user had Remix mode on)."""
     reference: bool = False
     """Vary (Reference): the region is repainted imitating a reference image, not a prompt."""
+    preset: int | None = None
+    """Vary (Reference): image ``preset`` (0-based) of the same job is offered as the reference
+    (``/mimic`` without a mask stores its image and reference as one job's two images)."""
+    keep_shape: bool = False
+    """Vary (Reference): Keep shape starts switched on."""
 
     @classmethod
     def issue(
@@ -53,10 +58,13 @@ class EditGrant:
         *,
         remix: bool,
         reference: bool = False,
+        preset: int | None = None,
+        keep_shape: bool = False,
         ttl_s: int = DEFAULT_TTL_S,
     ) -> EditGrant:
         expires = int(time.time()) + ttl_s
-        return cls(job_id, index, user_id, expires, secrets.token_hex(16), remix, reference)
+        nonce = secrets.token_hex(16)
+        return cls(job_id, index, user_id, expires, nonce, remix, reference, preset, keep_shape)
 
     @property
     def region_job_id(self) -> str:
@@ -91,6 +99,8 @@ def verify(token: str, secret: bytes, *, now: float | None = None) -> EditGrant:
             nonce=str(fields["nonce"]),
             remix=bool(fields.get("remix", False)),
             reference=bool(fields.get("reference", False)),
+            preset=None if fields.get("preset") is None else int(fields["preset"]),
+            keep_shape=bool(fields.get("keep_shape", False)),
         )
     except (ValueError, KeyError, TypeError):
         raise TokenError("this link is not a valid editor link") from None

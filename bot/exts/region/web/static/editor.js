@@ -83,6 +83,8 @@
       title: typeof config.title === 'string' && config.title ? config.title : 'Vary (Region)',
       reference: config.reference === true,
       galleryUrl: typeof config.galleryUrl === 'string' ? config.galleryUrl : null,
+      presetPick: typeof config.presetPick === 'string' ? config.presetPick : null,
+      keepShape: config.keepShape === true,
     };
   }
 

@@ -118,7 +118,7 @@
     els.gallery.append(tile);
   }
 
-  async function loadGallery(url) {
+  async function loadGallery(url, preset) {
     els.galleryNote.textContent = 'Loading your images…';
     try {
       const response = await fetch(url, { credentials: 'same-origin', cache: 'no-store' });
@@ -129,6 +129,10 @@
         if (image && typeof image.id === 'string' && typeof image.url === 'string') addTile(image);
       }
       els.galleryNote.textContent = images.length ? '' : 'No other images of yours yet.';
+      const offered = images.find((image) => image && image.id === preset);
+      if (offered && state.choice === null) {
+        choose({ kind: 'pick', id: offered.id, label: offered.label, src: offered.url });
+      }
     } catch (error) {
       els.galleryNote.textContent = `Your images could not be listed (${error.message}).`;
     }
@@ -146,7 +150,8 @@
       els.fileLabel.addEventListener('click', (e) => {
         if (state.disabled) e.preventDefault();
       });
-      if (typeof config.galleryUrl === 'string') loadGallery(config.galleryUrl);
+      els.keepShape.checked = config.keepShape === true;
+      if (typeof config.galleryUrl === 'string') loadGallery(config.galleryUrl, config.presetPick);
     },
     /** A reference is chosen. */
     ready() {
