@@ -57,8 +57,8 @@ class EngineConfig:
     (``engine/transfer/backbone.py``; announce it with ``describe_backbone``)."""
     mimicbrush: str | None = None
     """Reference edits' MimicBrush (``MJ_MIMICBRUSH``): a folder laid out like the authors'
-    release; ``None``: the built-in random one (``engine/mimic/``; announce it with
-    ``describe_mimic``)."""
+    release, or ``builtin:mimic`` (tiny, random); ``None``: the fallback on the diffusion
+    model (``engine/mimic/``; announce it with ``describe_mimic``)."""
 
 
 @dataclass(eq=False)

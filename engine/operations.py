@@ -62,6 +62,9 @@ VARIATION_STRENGTH = {Strength.SUBTLE: 0.4, Strength.STRONG: 0.75}
 UPSCALE_STRENGTH = {Strength.SUBTLE: 0.25, Strength.STRONG: 0.45}
 CHAOTIC = frozenset({Operation.IMAGINE, Operation.REGION})
 REGION_STRENGTH = 0.95
+KEEP_SHAPE_STRENGTH = 0.6
+"""A region edit with the subtle strength repaints from the image, not from noise: its shapes
+stay (the reference-edit fallback's Keep shape)."""
 OUTPAINT_STRENGTH = 0.98
 SEAM_RADIUS_FRACTION = 1 / 96
 WRAP_RESAMPLE_MARGIN = 8  # pixels: wider than LANCZOS's reach (3 source pixels)
@@ -329,17 +332,18 @@ def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
     if operation is Operation.REGION:
         assert request.mask is not None  # noqa: S101 - checked in _check
         mask = request.mask.convert("L").resize(source.size, Image.Resampling.NEAREST)
+        region = KEEP_SHAPE_STRENGTH if request.strength is Strength.SUBTLE else REGION_STRENGTH
         return _Plan(
             model.inpaint(),
             {
                 "image": [source] * count,
                 "mask_image": [mask] * count,
-                "strength": REGION_STRENGTH,
+                "strength": region,
                 "width": source.width,
                 "height": source.height,
             },
             source.size,
-            REGION_STRENGTH,
+            region,
         )
     assert request.outpaint is not None  # noqa: S101 - checked in _check
     canvas = outpaint_canvas(source, request.outpaint, model.native)

@@ -21,6 +21,7 @@ from PIL import Image
 from engine.errors import EngineError, GPUOutOfMemoryError, JobCancelledError
 from engine.grid import compose_grid, preview
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
+from engine.mimic.fallback import run_fallback
 from engine.mimic.operation import MimicRegistry, check_mimic_request, run_mimic
 from engine.models import ModelRegistry
 from engine.operations import render
@@ -115,13 +116,22 @@ class DeviceWorker:
                     on_progress=self._progress_sender(job),
                 )
             elif job.request.operation is Operation.MIMIC:
-                check_mimic_request(job.request)  # refused before the models load
-                result = run_mimic(
-                    self.mimics.get(),
-                    job.request,
-                    cancel=job.cancel,
-                    on_progress=self._progress_sender(job),
-                )
+                _, region = check_mimic_request(job.request)  # refused before models load
+                if self.mimics.fallback:  # no MimicBrush: the diffusion model's fallback
+                    result, _ = run_fallback(
+                        self.registry.get(job.request.version),
+                        job.request,
+                        region,
+                        cancel=job.cancel,
+                        on_progress=self._progress_sender(job),
+                    )
+                else:
+                    result = run_mimic(
+                        self.mimics.get(),
+                        job.request,
+                        cancel=job.cancel,
+                        on_progress=self._progress_sender(job),
+                    )
             else:
                 result = render(
                     self.registry.get(job.request.version),

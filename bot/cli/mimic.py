@@ -104,6 +104,7 @@ async def _render(args: argparse.Namespace, request: GenerationRequest, source: 
     from bot.cli.quiet import quiet_third_party
 
     await asyncio.to_thread(quiet_third_party)
+    from bot.config import DEFAULT_MODEL
     from engine import Engine, EngineConfig, EngineError
     from engine.grid import compose_grid, encode_png
     from engine.mimic.operation import describe_mimic
@@ -111,15 +112,20 @@ async def _render(args: argparse.Namespace, request: GenerationRequest, source: 
     weights = args.mimicbrush if args.mimicbrush is not None else os.environ.get("MJ_MIMICBRUSH")
     print(f"note: {describe_mimic(weights or None)}", file=sys.stderr)
     data_dir = Path(os.environ.get("MJ_DATA_DIR", "data"))
+    # Without MimicBrush weights the fallback renders on the configured diffusion model.
+    model = os.environ.get("MJ_MODEL") or DEFAULT_MODEL
     engine = Engine(
         EngineConfig(
-            devices=(args.device,), cache_dir=data_dir / "models", mimicbrush=weights or None
+            models={"default": model},
+            devices=(args.device,),
+            cache_dir=data_dir / "models",
+            mimicbrush=weights or None,
         )
     )
     out = args.out or Path(f"{Path(args.source).stem or 'image'}-mimic.png")
     started = time.perf_counter()
     try:
-        await engine.start(warm_up=False)  # MimicBrush has its own models: no diffusion model
+        await engine.start(warm_up=False)  # loaded by the job: MimicBrush or the fallback model
         bar = ProgressBar()
         result = await engine.submit(request, on_progress=bar.report).future
         sys.stderr.write("\n")

@@ -131,10 +131,13 @@ def run_mimic(
 
 class MimicRegistry:
     """The MimicBrush model of one device, loaded once, on first use (on the worker thread).
-    ``source``: ``builtin:mimic`` (tiny, random; the default) or a folder laid out like the
-    authors' release (``MJ_MIMICBRUSH``; see :mod:`engine.mimic.weights`)."""
+    ``source``: a folder laid out like the authors' release (``MJ_MIMICBRUSH``; see
+    :mod:`engine.mimic.weights`), ``builtin:mimic`` (tiny, random: tests), or ``None``: no
+    MimicBrush — reference edits run the fallback on the diffusion model
+    (:mod:`engine.mimic.fallback`)."""
 
     def __init__(self, source: str | None = None, *, device: str = "cpu", dtype: Any = None):
+        self.fallback = source is None
         self.source = source or BUILTIN_MIMIC
         self.device = device
         self.dtype = dtype
@@ -169,10 +172,13 @@ class MimicRegistry:
 
 
 def describe_mimic(source: str | None) -> str:
-    """One start-up line saying which MimicBrush Vary (Reference) uses (nothing is loaded)."""
-    if source is None or source == BUILTIN_MIMIC:
+    """One start-up line saying which mode Vary (Reference) uses (nothing is loaded)."""
+    if source is None:
         return (
-            "reference edits: built-in random MimicBrush (its repaints are noise; set "
-            "MJ_MIMICBRUSH to the authors' release folder for real ones)"
+            "reference edits: fallback on the configured model (reference-only attention and "
+            "IP-Adapter Plus; lower fidelity: set MJ_MIMICBRUSH to the authors' MimicBrush "
+            "release folder for MimicBrush)"
         )
+    if source == BUILTIN_MIMIC:
+        return "reference edits: built-in random MimicBrush (for tests: its repaints are noise)"
     return f"reference edits: MimicBrush from {source}"

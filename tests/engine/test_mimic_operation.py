@@ -19,7 +19,8 @@ from engine.request import GenerationRequest, MimicSpec, Operation, Progress
 
 @pytest.fixture
 async def engine(model_cache: Path) -> AsyncIterator[Engine]:
-    instance = Engine(EngineConfig(devices=("cpu",), cache_dir=model_cache))
+    config = EngineConfig(devices=("cpu",), cache_dir=model_cache, mimicbrush="builtin:mimic")
+    instance = Engine(config)
     await instance.start()
     yield instance
     await instance.close()
@@ -99,8 +100,9 @@ async def test_bad_reference_edits_are_refused_with_the_reason(
 
 
 def test_start_up_says_which_mimicbrush() -> None:
-    assert "built-in random MimicBrush" in describe_mimic(None)
+    assert "fallback on the configured model" in describe_mimic(None)
     assert "MJ_MIMICBRUSH" in describe_mimic(None)
+    assert "built-in random MimicBrush" in describe_mimic("builtin:mimic")
     assert (
         describe_mimic("/models/mimicbrush")
         == "reference edits: MimicBrush from /models/mimicbrush"
