@@ -12,12 +12,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from engine.errors import InvalidRequestError, ModelLoadError
+from engine.errors import InvalidRequestError
 from engine.mimic.model import BUILTIN_MIMIC, MimicModel, builtin_mimic_model
 from engine.mimic.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, check_mimic, mimic
 from engine.request import (
@@ -131,10 +130,10 @@ def run_mimic(
 
 class MimicRegistry:
     """The MimicBrush model of one device, loaded once, on first use (on the worker thread).
-    ``source``: a folder laid out like the authors' release (``MJ_MIMICBRUSH``; see
-    :mod:`engine.mimic.weights`), ``builtin:mimic`` (tiny, random: tests), or ``None``: no
-    MimicBrush — reference edits run the fallback on the diffusion model
-    (:mod:`engine.mimic.fallback`)."""
+    ``source``: a folder laid out like the authors' release or a Hub repository id holding
+    one (``MJ_MIMICBRUSH``; see :mod:`engine.mimic.weights`), ``builtin:mimic`` (tiny,
+    random: tests), or ``None``: no MimicBrush — reference edits run the fallback on the
+    diffusion model (:mod:`engine.mimic.fallback`)."""
 
     def __init__(self, source: str | None = None, *, device: str = "cpu", dtype: Any = None):
         self.fallback = source is None
@@ -157,17 +156,10 @@ class MimicRegistry:
     def _load(self) -> MimicModel:
         if self.source == BUILTIN_MIMIC:
             return builtin_mimic_model(self.device, self.dtype)
-        from engine.mimic.weights import load_mimic_model
+        from engine.mimic.weights import load_mimic_model, release_folder
 
-        root = Path(self.source)
-        if not root.is_dir():
-            raise ModelLoadError(
-                f"MimicBrush weights: {root} is not a folder (MJ_MIMICBRUSH names a folder "
-                "laid out like the authors' release: mimicbrush/mimicbrush.bin, "
-                "image_encoder/, the SD 1.5 bases, depth_model/)"
-            )
-        model = load_mimic_model(root, device=self.device, dtype=self.dtype)
-        model.source = str(root)
+        model = load_mimic_model(release_folder(self.source), device=self.device, dtype=self.dtype)
+        model.source = self.source
         return model
 
 

@@ -35,7 +35,7 @@ from engine.mimic.depth import GUIDER_CHANNELS, build_depth_guider
 from engine.mimic.model import MimicModel, assemble
 from engine.mimic.unets import IMITATIVE_CHANNELS, reference_pruned_keys
 
-__all__ = ["CHECKPOINT", "SECTIONS", "load_mimic_model"]
+__all__ = ["CHECKPOINT", "SECTIONS", "load_mimic_model", "release_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,34 @@ CHECKPOINT = Path("mimicbrush") / "mimicbrush.bin"
 SECTIONS = ("image_proj", "depth_guider", "referencenet", "image_encoder", "unet")
 LEGACY_ENCODER_KEYS = frozenset({"vision_model.embeddings.position_ids"})
 """Buffers that transformers 4.25 saved and 5.x no longer has (recomputed, so dropped)."""
+
+
+def release_folder(source: str, *, cache_dir: Path | None = None) -> Path:
+    """The folder of the release ``source`` names: a local folder, or a Hub repository id
+    (``owner/name``) whose files are laid out as above, downloaded once into the Hub cache
+    (offline, ``HF_HUB_OFFLINE=1``: only from the cache). :class:`ModelLoadError` says why not."""
+    path = Path(source).expanduser()
+    local = source.startswith((".", "/", "~")) or path.exists() or source.count("/") != 1
+    if local:
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"MimicBrush weights: {source} is not a folder (MJ_MIMICBRUSH names a folder "
+                "laid out like the authors' release: mimicbrush/mimicbrush.bin, "
+                "image_encoder/, the SD 1.5 bases, depth_model/ — or a Hub repository id)"
+            )
+        return path
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(source, cache_dir=cache_dir))
+    except LocalEntryNotFoundError as error:
+        raise ModelLoadError(
+            f"MimicBrush weights {source} are not in the local Hub cache and the Hub cannot be "
+            f"reached (download them once online, or set MJ_MIMICBRUSH to a folder): {error}"
+        ) from error
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"could not fetch MimicBrush weights {source}: {error}") from error
 
 
 def load_mimic_model(

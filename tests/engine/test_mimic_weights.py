@@ -127,3 +127,30 @@ def test_load_mimic_model_names_a_mis_shaped_or_unknown_key(
 def test_load_mimic_model_explains_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match=r"mimicbrush\.bin: not found"):
         load_mimic_model(tmp_path)
+
+
+def test_a_hub_id_loads_the_release_from_the_hub_cache(
+    model: MimicModel, release: Path, tmp_path: Path
+) -> None:
+    """``MJ_MIMICBRUSH=owner/name``: the release is read from the Hub cache (offline here, as
+    after a download), laid out as huggingface_hub keeps it."""
+    import shutil
+
+    import torch
+
+    from engine.mimic.weights import release_folder
+
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--acme--mimicbrush-mirror"
+    shutil.copytree(release, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    folder = release_folder("acme/mimicbrush-mirror", cache_dir=tmp_path / "hub")
+    assert folder == repo / "snapshots" / revision
+    loaded = load_mimic_model(folder, side=model.side, depth_side=model.depth_side)
+    ours, theirs = model.imitative_unet.state_dict(), loaded.imitative_unet.state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    with pytest.raises(ModelLoadError, match="not in the local Hub cache"):
+        release_folder("acme/not-downloaded", cache_dir=tmp_path / "hub")
+    with pytest.raises(ModelLoadError, match="is not a folder"):
+        release_folder("./no/such/folder")
