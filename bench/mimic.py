@@ -4,8 +4,12 @@ CPU (default): the built-in tiny model (``builtin:mimic``) at its 64² working s
 ``--device cuda``: the full-size architectures (two SD 1.5 U-Nets, the SD VAE, CLIP ViT-H/14,
 Depth Anything ViT-B/14) with random weights at 512², in float16 — no download.
 Peak memory is the process's max RSS on CPU and ``torch.cuda.max_memory_allocated`` on CUDA.
+``--fallback MODEL``: the fallback without MimicBrush weights (reference-only attention and
+IP-Adapter Plus on a diffusion model, e.g. ``builtin:tiny``), timed against a plain Vary
+(Region) of the same image, mask and steps: the reference's cost as a ratio.
 
 Run: .venv/bin/python bench/mimic.py [--device cuda] [--steps N] [--repeats N] [--keep-shape]
+     [--fallback builtin:tiny]
 """
 
 from __future__ import annotations
@@ -64,7 +68,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep-shape", action="store_true")
+    parser.add_argument("--fallback", metavar="MODEL", help="time the fallback on MODEL")
     args = parser.parse_args()
+    if args.fallback:
+        fallback(args)
+        return
 
     from engine.mimic import mimic
 
@@ -86,6 +94,57 @@ def main() -> None:
     print(
         f"2×2 at {model.side}², {args.steps} steps: best {best:.2f} s "
         f"({best / args.steps * 1000:.1f} ms/step), peak {peak_mib(args.device):.0f} MiB"
+    )
+
+
+def fallback(args: argparse.Namespace) -> None:
+    import tempfile
+    from dataclasses import replace
+
+    import torch
+
+    from engine.mimic.fallback import run_fallback
+    from engine.mimic.operation import check_mimic_request
+    from engine.models import load_model
+    from engine.operations import render
+    from engine.request import GenerationRequest, MimicSpec, Operation, Strength
+
+    cache = Path(tempfile.gettempdir()) / "mjbot-bench-models"
+    model = load_model(args.fallback, device=args.device, dtype=torch.float32, cache_dir=cache)
+    source, mask, reference = inputs(model.native)
+    request = GenerationRequest(
+        operation=Operation.MIMIC,
+        source=source,
+        mask=mask,
+        mimic=MimicSpec(reference, keep_shape=args.keep_shape),
+        seeds=(0, 1, 2, 3),
+        steps=args.steps,
+    )
+    _, region = check_mimic_request(request)
+    plain = replace(
+        request,
+        operation=Operation.REGION,
+        mimic=None,
+        strength=Strength.SUBTLE if args.keep_shape else Strength.STRONG,
+    )
+    run_fallback(model, replace(request, steps=1), region)  # warm-up
+    render(model, replace(plain, steps=1))
+    edits, regions = [], []
+    for _ in range(args.repeats):
+        sync(args.device)
+        started = time.perf_counter()
+        _, writes = run_fallback(model, request, region)
+        sync(args.device)
+        edits.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        render(model, plain)
+        sync(args.device)
+        regions.append(time.perf_counter() - started)
+    print(
+        f"fallback on {args.fallback}, 2×2 at {source.width}×{source.height}, {args.steps} "
+        f"steps ({writes} reference passes): best {min(edits):.2f} s; plain Vary (Region) "
+        f"{min(regions):.2f} s; ratio {min(edits) / min(regions):.2f}; "
+        f"peak {peak_mib(args.device):.0f} MiB"
     )
 
 
