@@ -20,6 +20,9 @@ from playground import Emulator
 from playground.models import Message
 from tests.bot.e2e.conftest import BotHarness, custom_id, image_of, wait_result
 from tests.bot.e2e.test_region_server import fetch, png, rectangle_mask, single_image
+from tests.bot.e2e.test_transfer_flow import linked
+
+__all__ = ["linked"]  # the fixture
 
 DONE = r"\*\* - Variations \(Reference\) by <@\d+> \(fast\)$"
 
@@ -240,3 +243,19 @@ async def test_mimic_without_a_mask_and_without_the_editor_asks_for_a_mask(
     assert title == "Attach a mask"
     assert "attach a mask" in text
     assert jobs(harness) == []
+
+
+async def test_a_linked_reference_is_fetched_when_the_job_starts(
+    emu: Emulator, linked: BotHarness
+) -> None:
+    single = await single_image(emu, "a tall mast --seed 26")
+    reference = emu.host_file("/r/leopard.png", png(noise((64, 64), 9)), "image/png")
+    url = await reference_link(emu, single)
+    mask = png(rectangle_mask(image_of(emu, single).size, (20, 20, 100, 100)))
+    status, _ = await send(url, mask, reference_url=reference)
+    assert status == 200
+    await wait_result(emu, DONE)
+    assert emu.hosted("/r/leopard.png").hits == 1
+    work = jobs(linked)[-1]["parameters"]["spec"]["mimic"]
+    assert work["reference"]["url"] == reference
+    assert (work["reference"]["width"], work["reference"]["height"]) == (64, 64)  # stored
