@@ -25,6 +25,7 @@ from db import ImageStore, Limits, disk_space, open_database
 from db.faults import check_writable_folder
 from engine import Engine, EngineConfig
 from engine.describe import DescribeConfig, Describer
+from engine.loras import LoraLibrary
 from engine.mimic.operation import describe_mimic
 from engine.models import resolve_device
 from engine.transfer import describe_backbone
@@ -84,6 +85,7 @@ class MjBot(FeatureBot):
                 house_styles=settings.house_styles,
                 vgg19=settings.mj_vgg19 or None,
                 mimicbrush=settings.mj_mimicbrush or None,
+                lora_dir=settings.lora_dir,
             )
         )
         log.info("%s", describe_backbone(settings.mj_vgg19 or None))
@@ -107,6 +109,7 @@ class MjBot(FeatureBot):
             BannedWords.from_file(settings.mj_banned_words_file),
             engine.catalog,
             settings.mj_max_permutations,
+            LoraLibrary(settings.lora_dir),
         )
         describer = Describer(
             DescribeConfig(

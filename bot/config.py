@@ -67,8 +67,12 @@ class Settings(BaseSettings):
     """Style transfer's backbone: a VGG19 weights file or Hub id; empty: the built-in
     network (random filters)."""
     mj_mimicbrush: str = ""
-    """Reference edits' MimicBrush: a folder laid out like the authors' release; empty: the
-    built-in random one (its repaints are noise)."""
+    """Reference edits' MimicBrush: a folder laid out like the authors' release or a Hub id
+    holding one; ``builtin:mimic`` (random, tests); empty: the fallback on the diffusion
+    model."""
+    mj_lora_dir: Path | None = None
+    """``--lora``'s folder of ``.safetensors`` LoRAs (and ``loras.json``); unset:
+    ``MJ_DATA_DIR/loras``."""
     mj_transfer_steps: int | None = Field(None, ge=1, le=10_000)
     """Style transfer's optimiser steps; unset: the engine's default."""
     mj_caption_model: str = "builtin:tiny"
@@ -164,6 +168,11 @@ class Settings(BaseSettings):
         if self.mj_database_url:
             return self.mj_database_url
         return f"sqlite+aiosqlite:///{(self.mj_data_dir / 'mjbot.db').resolve()}"
+
+    @property
+    def lora_dir(self) -> Path:
+        """Where ``--lora`` finds LoRAs."""
+        return self.mj_lora_dir or self.mj_data_dir / "loras"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.errors import EngineError, JobCancelledError
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
+from engine.loras import LoraLibrary
 from engine.mimic.operation import MimicRegistry
 from engine.models import ModelCatalog, ModelRegistry, resolve_device, resolve_dtype
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
@@ -55,6 +56,8 @@ class EngineConfig:
     """Style transfer's VGG19 weights (``MJ_VGG19``): a ``.safetensors``/``.pth`` file or a
     Hub id like ``timm/vgg19.tv_in1k``; ``None``: the built-in random-filter network
     (``engine/transfer/backbone.py``; announce it with ``describe_backbone``)."""
+    lora_dir: Path | None = None
+    """``--lora``'s folder (``MJ_LORA_DIR``; see ``engine/loras.py``); ``None``: no LoRAs."""
     mimicbrush: str | None = None
     """Reference edits' MimicBrush (``MJ_MIMICBRUSH``): a folder laid out like the authors'
     release, or ``builtin:mimic`` (tiny, random); ``None``: the fallback on the diffusion
@@ -151,6 +154,7 @@ class Engine:
                         device=device,
                         dtype=resolve_dtype(config.dtype, device),
                     ),
+                    LoraLibrary(config.lora_dir),
                 )
             )
 

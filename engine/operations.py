@@ -8,6 +8,7 @@ with the step hooks (and circular padding for ``--tile``), then finish the image
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -31,6 +32,7 @@ from engine.house_style import (
     house_conditioning,
     style_strength,
 )
+from engine.loras import LoraLibrary, applied_loras
 from engine.models import Architecture, LoadedModel
 from engine.request import (
     EffectiveParameters,
@@ -41,6 +43,7 @@ from engine.request import (
     Reference,
     ReferenceRole,
     Strength,
+    WeightedText,
 )
 from engine.sampling import StepHooks, capture_x0
 from engine.sizes import SIDE_MULTIPLE, size_for_aspect, tile_multiple
@@ -128,9 +131,34 @@ def render(
     on_progress: Callable[[Progress], None] | None = None,
     on_preview: PreviewFn | None = None,
     house: HouseStyles = DEFAULT_HOUSE_STYLES,
+    loras: LoraLibrary | None = None,
 ) -> GenerationResult:
-    """Render ``request`` (in the look of ``house``); raises
+    """Render ``request`` (in the look of ``house``, its ``--lora`` from ``loras``); raises
     :class:`~engine.errors.EngineError` subclasses."""
+    run = functools.partial(
+        _render, model, cancel=cancel, on_progress=on_progress, on_preview=on_preview, house=house
+    )
+    if not request.loras:
+        return run(request)
+    if loras is None:
+        raise InvalidRequestError("--lora: this server has no LoRA folder (MJ_LORA_DIR)")
+    chosen = loras.resolve(request.loras)
+    triggers = tuple(WeightedText(entry.trigger) for entry, _ in chosen if entry.trigger)
+    with applied_loras(model.text2img, chosen):
+        result = run(replace(request, prompt=request.prompt + triggers))
+    used = {entry.name: weight for entry, weight in chosen}
+    return replace(result, parameters=replace(result.parameters, loras=used))
+
+
+def _render(
+    model: LoadedModel,
+    request: GenerationRequest,
+    *,
+    cancel: threading.Event | None,
+    on_progress: Callable[[Progress], None] | None,
+    on_preview: PreviewFn | None,
+    house: HouseStyles,
+) -> GenerationResult:
     import torch
 
     started = time.perf_counter()

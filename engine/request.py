@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from PIL import Image
 
+    from engine.loras import LoraUse
+
 __all__ = [
     "GRID_SIZE",
     "SEED_MODULUS",
@@ -196,6 +198,8 @@ class GenerationRequest:
     """``--sw`` 0–1000: strength of the style references (0 = ignored)."""
     character_weight: int = 100
     """``--cw`` 0–100: 0 copies only the face, 100 also hair and clothes."""
+    loras: tuple[LoraUse, ...] = ()
+    """``--lora``: LoRAs from the engine's LoRA folder, applied to this job only."""
 
     def resolved_seeds(self) -> tuple[int, ...]:
         """The per-image seeds this request renders with."""
@@ -242,6 +246,8 @@ class EffectiveParameters:
     size: tuple[int, int]
     references: Mapping[str, Any] = field(default_factory=dict)
     """Counts by role (``images``, ``styles``, ``characters``) and ``iw``/``sw``/``cw``."""
+    loras: Mapping[str, float] = field(default_factory=dict)
+    """``--lora``: each LoRA's name and the weight it was applied with."""
     transfer: Mapping[str, Any] = field(default_factory=dict)
     """``Operation.TRANSFER``'s settings (backbone, strength, style/content ratio, optimiser,
     scales…); empty for the diffusion operations, whose fields above it fills neutrally."""
@@ -287,6 +293,7 @@ class EffectiveParameters:
         out["size"] = list(self.size)
         out["references"] = dict(self.references)
         out["transfer"] = dict(self.transfer)
+        out["loras"] = dict(self.loras)
         return out
 
 

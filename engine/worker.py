@@ -21,6 +21,7 @@ from PIL import Image
 from engine.errors import EngineError, GPUOutOfMemoryError, JobCancelledError
 from engine.grid import compose_grid, preview
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
+from engine.loras import LoraLibrary
 from engine.mimic.fallback import run_fallback
 from engine.mimic.operation import MimicRegistry, check_mimic_request, run_mimic
 from engine.models import ModelRegistry
@@ -67,8 +68,10 @@ class DeviceWorker:
         house: HouseStyles = DEFAULT_HOUSE_STYLES,
         backbones: BackboneRegistry | None = None,
         mimics: MimicRegistry | None = None,
+        loras: LoraLibrary | None = None,
     ) -> None:
         self.name = name
+        self.loras = loras
         self.house = house
         self.registry = registry
         # Style transfer's feature networks: a transfer never loads a diffusion model.
@@ -140,6 +143,7 @@ class DeviceWorker:
                     on_progress=self._progress_sender(job),
                     on_preview=_grid_preview,
                     house=self.house,
+                    loras=self.loras,
                 )
         except JobCancelledError as error:
             log.info("job %s cancelled while running", job.job_id)

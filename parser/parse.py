@@ -177,8 +177,21 @@ def _with_suffix(uses: Sequence[ParamUse], suffix: Sequence[ParamUse]) -> list[P
     return [*uses, *kept]
 
 
+MAX_LORAS = 4
+
+
 def _check_rules(uses: Sequence[ParamUse], allow_zoom: bool, niji_default: bool) -> None:
     keys = {use.spec.key for use in uses}
+    loras = 0
+    for use in uses:
+        if use.spec.key == "lora":
+            loras += len(use.value)
+            if loras > MAX_LORAS:
+                raise use.error(
+                    InvalidValueError,
+                    f"--{use.name}: at most {MAX_LORAS} LoRAs per prompt",
+                    hint=f"Keep {MAX_LORAS} of them.",
+                )
     on_niji = "niji" in keys or (niji_default and "version" not in keys)
     for use in uses:
         if use.spec.key == "style" and use.value in NIJI_STYLES and not on_niji:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ImagePrompt", "Mode", "Niji", "Params", "Prompt", "StyleRef", "TextPart"]
+__all__ = ["ImagePrompt", "LoraRef", "Mode", "Niji", "Params", "Prompt", "StyleRef", "TextPart"]
 
 
 class Mode(StrEnum):
@@ -53,6 +53,14 @@ class StyleRef:
 
 
 @dataclass(frozen=True, slots=True)
+class LoraRef:
+    """One ``--lora`` entry: a LoRA's name and its ``::`` weight (``None``: its default)."""
+
+    name: str
+    weight: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Niji:
     """``--niji`` with its version, or ``None`` for the latest."""
 
@@ -79,6 +87,7 @@ class Params:
     sw: int | None = None
     cref: tuple[str, ...] = ()
     cw: int | None = None
+    lora: tuple[LoraRef, ...] = ()
     niji: Niji | None = None
     version: str | None = None
     mode: Mode | None = None
@@ -101,6 +110,8 @@ class Params:
                 out[name] = list(value)
             elif name == "sref":
                 out[name] = [{"ref": s.ref, "weight": s.weight} for s in value]
+            elif name == "lora":
+                out[name] = [{"name": r.name, "weight": r.weight} for r in value]
             elif name == "niji":
                 out[name] = value.version
             elif name == "mode":

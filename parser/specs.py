@@ -22,6 +22,7 @@ from parser.values import (
     to_float,
     to_int,
     to_list,
+    to_loras,
     to_niji,
     to_quality,
     to_style,
@@ -218,6 +219,15 @@ PARAMS: tuple[ParamSpec, ...] = (
         low=0,
         high=100,
         requires="cref",
+    ),
+    ParamSpec(
+        "lora",
+        ("lora",),
+        to_loras,
+        "names, each ::weight 0–2; up to 4",
+        "—",
+        "Apply LoRAs from this server's LoRA folder (listed by /loras) to this job.",
+        repeatable=True,
     ),
     ParamSpec(
         "niji",

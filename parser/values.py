@@ -25,7 +25,7 @@ from parser.errors import (
     UnexpectedValueError,
     quote,
 )
-from parser.prompt import Niji, StyleRef
+from parser.prompt import LoraRef, Niji, StyleRef
 from parser.urls import check_url, unwrap_url
 
 
@@ -61,6 +61,7 @@ __all__ = [
     "to_float",
     "to_int",
     "to_list",
+    "to_loras",
     "to_niji",
     "to_quality",
     "to_style",
@@ -340,6 +341,36 @@ def to_style_refs(raw: str, spec: ParamSpec) -> tuple[StyleRef, ...]:
     if not math.isfinite(total):
         raise ValueProblem("{name} weights are too large", InvalidWeightError)
     return tuple(refs)
+
+
+MAX_LORA_WEIGHT = 2.0
+_LORA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def to_loras(raw: str, spec: ParamSpec) -> tuple[LoraRef, ...]:
+    """``name`` or ``name::weight`` (0–2), one or more (which exist is the bot's to check)."""
+    spans = _tokens(raw)
+    if not spans:
+        raise ValueProblem(
+            "{name} needs a LoRA name, like “{name} watercolor::0.8”", MissingValueError
+        )
+    loras: list[LoraRef] = []
+    for start, end in spans:
+        token = raw[start:end]
+        name, weight = _split_weight(token, (start, end))
+        if not _LORA_NAME.fullmatch(name):
+            raise ValueProblem(
+                f"{{name}} takes LoRA names (letters, digits, “_”, “-”, “.”), not “{quote(name)}”",
+                within=(start, end),
+            )
+        if weight > MAX_LORA_WEIGHT:
+            raise ValueProblem(
+                f"{{name}} weights go from 0 to {MAX_LORA_WEIGHT:g}, not {weight:g}",
+                InvalidWeightError,
+                within=(start, end),
+            )
+        loras.append(LoraRef(name, weight if "::" in token else None))
+    return tuple(loras)
 
 
 def to_urls(raw: str, spec: ParamSpec) -> tuple[str, ...]:

@@ -15,8 +15,9 @@ from bot.errors import UserError, prompt_refusal
 from bot.jobs.spec import version_key
 from bot.moderation import BannedWords
 from bot.preferences import Preferences, parse_with_preferences
-from engine.errors import InvalidRequestError, UnknownVersionError
+from engine.errors import InvalidRequestError, ModelLoadError, UnknownVersionError
 from engine.house_style import check_style
+from engine.loras import LoraLibrary, LoraUse
 from engine.models import ModelCatalog
 from parser import Prompt, PromptError, parse
 
@@ -30,6 +31,8 @@ class PromptChecks:
     banned: BannedWords
     catalog: ModelCatalog
     max_permutations: int
+    loras: LoraLibrary | None = None
+    """``--lora``'s folder; ``None``: any ``--lora`` is refused."""
 
 
 async def check_prompt(
@@ -70,6 +73,17 @@ async def check_prompt(
             checks.catalog.key_for(version)
             niji = version is not None and version.startswith("niji")
             check_style(prompt.params.style, niji=niji)
-        except (UnknownVersionError, InvalidRequestError) as error:
+            if prompt.params.lora:  # reads the LoRA folder: off the event loop
+                await asyncio.to_thread(_check_loras, prompt, checks.loras)
+        except (UnknownVersionError, InvalidRequestError, ModelLoadError) as error:
             raise UserError(str(error), title="Invalid parameter", footer=footer) from None
     return prompts
+
+
+def _check_loras(prompt: Prompt, library: LoraLibrary | None) -> None:
+    uses = [LoraUse(lora.name, lora.weight) for lora in prompt.params.lora]
+    if not uses:
+        return
+    if library is None:
+        raise InvalidRequestError("--lora: this server has no LoRA folder")
+    library.resolve(uses)

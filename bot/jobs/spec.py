@@ -31,6 +31,7 @@ from bot.jobs.work import (
     work_from_json,
     work_to_json,
 )
+from engine.loras import LoraUse
 from engine.request import (
     GenerationRequest,
     MimicSpec,
@@ -96,6 +97,8 @@ class PromptSettings:
     """``--cw``: 0 copies the face only, 100 also hair and clothes."""
     style: str | None = None
     """``--style``: ``raw`` (no house style) or a niji style; ``None``: the house style."""
+    loras: tuple[LoraUse, ...] = ()
+    """``--lora``: LoRAs of the server's folder and their weights (``None``: its default)."""
 
     _SCALARS: ClassVar[tuple[str, ...]] = (
         "chaos", "stylize", "stop", "quality", "tile", "weird", "version", "iw", "sw", "cw",
@@ -110,6 +113,7 @@ class PromptSettings:
         return cls(
             prompt=tuple(WeightedText(part.text, part.weight) for part in prompt.parts),
             negative=params.no,
+            loras=tuple(LoraUse(lora.name, lora.weight) for lora in params.lora),
             **{name: value for name, value in given.items() if value is not None},
         )
 
@@ -118,6 +122,8 @@ class PromptSettings:
             "prompt": [[part.text, part.weight] for part in self.prompt],
             "negative": list(self.negative),
         }
+        if self.loras:
+            out["loras"] = [[lora.name, lora.weight] for lora in self.loras]
         out.update({name: getattr(self, name) for name in self._SCALARS})
         return out
 
@@ -131,6 +137,10 @@ class PromptSettings:
         return cls(
             prompt=tuple(WeightedText(str(text), float(w)) for text, w in data.get("prompt", ())),
             negative=tuple(str(n) for n in data.get("negative", ())),
+            loras=tuple(
+                LoraUse(str(name), None if weight is None else float(weight))
+                for name, weight in data.get("loras", ())
+            ),
             **values,
         )
 
@@ -262,6 +272,7 @@ class JobSpec:
             style_weight=settings.sw,
             character_weight=settings.cw,
             style=Style(settings.style) if settings.style else None,
+            loras=settings.loras,
         )
 
     def _transfer_request(
