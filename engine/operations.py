@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from engine.canvas import Canvas, feathered, keep_outside, outpaint_canvas
@@ -26,12 +25,12 @@ from engine.display import for_display, for_model
 from engine.errors import GPUOutOfMemoryError, InvalidRequestError
 from engine.house_style import (
     DEFAULT_HOUSE_STYLES,
-    STYLIZE_MAX,
     HouseStyle,
     HouseStyles,
     house_conditioning,
     style_strength,
 )
+from engine.inputs import check_request, doubled, effective_references, fit_to_latents, rgb
 from engine.loras import LoraLibrary, applied_loras
 from engine.models import Architecture, LoadedModel
 from engine.request import (
@@ -40,7 +39,6 @@ from engine.request import (
     GenerationResult,
     Operation,
     Progress,
-    Reference,
     ReferenceRole,
     Strength,
     WeightedText,
@@ -70,7 +68,6 @@ KEEP_SHAPE_STRENGTH = 0.6
 stay (the reference-edit fallback's Keep shape)."""
 OUTPAINT_STRENGTH = 0.98
 SEAM_RADIUS_FRACTION = 1 / 96
-WRAP_RESAMPLE_MARGIN = 8  # pixels: wider than LANCZOS's reach (3 source pixels)
 
 PreviewFn = Callable[[list[Image.Image]], Image.Image | None]
 
@@ -163,7 +160,7 @@ def _render(
 
     started = time.perf_counter()
     # 1. Check inputs; references whose weight switches them off are dropped.
-    _check(request)
+    check_request(request)
     request = replace(request, references=effective_references(request))
     look = house.for_request(request.style, request.version)
     if model.closed_vocabulary:
@@ -280,17 +277,6 @@ def _chaos(
     return chaos
 
 
-def effective_references(request: GenerationRequest) -> tuple[Reference, ...]:
-    """The references that count: ``--iw 0`` ignores the image prompts and ``--sw 0`` the
-    style references (so the result is exactly the one without them)."""
-    off = set()
-    if request.image_weight <= 0:
-        off.add(ReferenceRole.IMAGE)
-    if request.style_weight <= 0:
-        off.add(ReferenceRole.STYLE)
-    return tuple(r for r in request.references if r.role not in off)
-
-
 def _describe_references(request: GenerationRequest) -> dict[str, object]:
     roles = [r.role for r in request.references]
     if not roles:
@@ -305,31 +291,6 @@ def _describe_references(request: GenerationRequest) -> dict[str, object]:
     }
 
 
-def _check(request: GenerationRequest) -> None:
-    needs_source = request.operation is not Operation.IMAGINE
-    if needs_source and request.source is None:
-        raise InvalidRequestError(f"{request.operation} needs a source image")
-    if request.operation is Operation.REGION and request.mask is None:
-        raise InvalidRequestError("a region edit needs a mask")
-    if request.operation is Operation.OUTPAINT and request.outpaint is None:
-        raise InvalidRequestError("an outpaint needs a zoom, pan or make-square")
-    if (
-        request.mask is not None
-        and request.source is not None
-        and request.mask.size != request.source.size
-    ):
-        raise InvalidRequestError(
-            f"the mask is {request.mask.width}×{request.mask.height} but the image is "
-            f"{request.source.width}×{request.source.height}"
-        )
-    if not 0 <= request.stylize <= STYLIZE_MAX:
-        raise InvalidRequestError(f"stylize must be 0–{STYLIZE_MAX}, not {request.stylize}")
-    if not 10 <= request.stop <= 100:
-        raise InvalidRequestError(f"stop must be 10–100, not {request.stop}")
-    if request.count < 1 or (request.seeds is not None and len(request.seeds) != request.count):
-        raise InvalidRequestError("count must be at least 1 and match the seeds given")
-
-
 def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
     operation = request.operation
     if operation is Operation.IMAGINE:
@@ -337,7 +298,7 @@ def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
             request.aspect, model.native, side_multiple(model, tile=request.tile)
         )
         return _Plan(model.text2img, {"width": width, "height": height}, (width, height))
-    source = _fit_to_latents(for_model(_rgb(request.source), model.native), model.vae_scale_factor)
+    source = fit_to_latents(for_model(rgb(request.source), model.native), model.vae_scale_factor)
     if operation is Operation.VARIATION:
         strength = VARIATION_STRENGTH[request.strength]
         return _Plan(
@@ -347,18 +308,18 @@ def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
             strength,
         )
     if operation is Operation.UPSCALE:
-        doubled = _doubled(source, wrap=request.tile)
+        big = doubled(source, wrap=request.tile)
         strength = UPSCALE_STRENGTH[request.strength]
         # Tiled VAE: encoding and decoding 2048² in one piece needs too much memory.
         return _Plan(
             model.img2img(),
-            {"image": [doubled] * count, "strength": strength},
-            doubled.size,
+            {"image": [big] * count, "strength": strength},
+            big.size,
             strength,
             vae_tiling=True,
         )
     if operation is Operation.REGION:
-        assert request.mask is not None  # noqa: S101 - checked in _check
+        assert request.mask is not None  # noqa: S101 - checked in check_request
         mask = request.mask.convert("L").resize(source.size, Image.Resampling.NEAREST)
         region = KEEP_SHAPE_STRENGTH if request.strength is Strength.SUBTLE else REGION_STRENGTH
         return _Plan(
@@ -373,7 +334,7 @@ def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
             source.size,
             region,
         )
-    assert request.outpaint is not None  # noqa: S101 - checked in _check
+    assert request.outpaint is not None  # noqa: S101 - checked in check_request
     canvas = outpaint_canvas(source, request.outpaint, model.native)
     return _Plan(
         model.inpaint(),
@@ -402,35 +363,6 @@ def _finish(request: GenerationRequest, plan: _Plan, image: Image.Image) -> Imag
         keep.paste(255, canvas.box)
         return Image.composite(canvas.image, image.convert("RGB"), feathered(keep, radius))
     return image
-
-
-def _doubled(image: Image.Image, *, wrap: bool) -> Image.Image:
-    """``image`` at twice the size; a ``--tile`` image is resampled as the torus it is (its
-    edges see the opposite edges, not copies of themselves), so it stays seamless."""
-    size = (image.width * 2, image.height * 2)
-    if not wrap:
-        return image.resize(size, Image.Resampling.LANCZOS)
-    margin = WRAP_RESAMPLE_MARGIN
-    padded = Image.fromarray(
-        np.pad(np.asarray(image), ((margin, margin), (margin, margin), (0, 0)), mode="wrap")
-    )
-    big = padded.resize((padded.width * 2, padded.height * 2), Image.Resampling.LANCZOS)
-    return big.crop((2 * margin, 2 * margin, 2 * margin + size[0], 2 * margin + size[1]))
-
-
-def _rgb(image: Image.Image | None) -> Image.Image:
-    assert image is not None  # noqa: S101 - checked in _check
-    return image if image.mode == "RGB" else image.convert("RGB")
-
-
-def _fit_to_latents(image: Image.Image, factor: int) -> Image.Image:
-    """Sources must have sides divisible by the VAE factor; crop the few extra pixels."""
-    width, height = image.width - image.width % factor, image.height - image.height % factor
-    if (width, height) == image.size:
-        return image
-    if width == 0 or height == 0:
-        raise InvalidRequestError(f"the image is too small ({image.width}×{image.height})")
-    return image.crop((0, 0, width, height))
 
 
 def _free_memory() -> None:
