@@ -157,6 +157,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     mimic_cmd.set_defaults(command="mimic", run=_run_mimic)
 
+    _add_portrait(commands)
+
     serve_cmd = commands.add_parser(
         "serve",
         help="run the bot (on Discord, or on the local playground)",
@@ -171,6 +173,45 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve_cmd.set_defaults(command="serve", run=_run_serve)
     return parser
+
+
+def _add_portrait(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    portrait = commands.add_parser(
+        "portrait",
+        help="portraits of a person from a few photos (FaceChain)",
+        description="Learn a face from 3–10 photos (train), then make portraits (imagine). "
+        "The model is $MJ_MODEL; portraits are kept in $MJ_DATA_DIR/portraits.",
+    )
+    actions = portrait.add_subparsers(dest="action", required=True, metavar="ACTION")
+    train = actions.add_parser(
+        "train",
+        help="learn a face from photos",
+        description="Print a verdict per photo (kept, or why not); with at least 3 kept, learn "
+        "the face as a LoRA. Exits 2 when fewer than 3 are kept.",
+    )
+    train.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of one person alone")
+    train.add_argument("--name", required=True, help="the portrait's name")
+    train.add_argument("--steps", type=int, default=None, help="steps (default: 200 per photo)")
+    train.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    imagine = actions.add_parser(
+        "imagine",
+        help="make portraits of a trained face",
+        description="Render candidates with the face, rank them by likeness and write the best "
+        "four as a 2×2 grid.",
+    )
+    imagine.add_argument("name", help="the portrait's name")
+    imagine.add_argument("prompt", help="the scene, e.g. 'in a garden, oil painting'")
+    imagine.add_argument("--out", type=Path, metavar="FILE", help="default: NAME-portrait.png")
+    imagine.add_argument("--seed", type=int, default=None, help="first seed (default: random)")
+    imagine.add_argument("--candidates", type=int, default=8, help="candidates to rank (4–16)")
+    imagine.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    portrait.set_defaults(command="portrait", run=_run_portrait)
+
+
+def _run_portrait(args: argparse.Namespace) -> int:
+    from bot.cli.portrait import run_portrait
+
+    return run_portrait(args)
 
 
 def _run_parse(args: argparse.Namespace) -> int:
