@@ -5,6 +5,8 @@ from the image."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,6 +17,19 @@ from engine.models import LoadedModel
 from engine.request import GenerationRequest, MimicSpec, Operation
 
 SIZE = (96, 64)
+
+
+@pytest.fixture(scope="module")
+def tiny(model_cache: Path) -> LoadedModel:
+    """A copy of its own: the fallback loads IP-Adapters into it, which would otherwise stay
+    in the session's shared tiny model (and its saved configs) for the tests after these."""
+    import torch
+
+    from engine.models import load_model
+
+    return load_model("builtin:tiny", device="cpu", dtype=torch.float32, cache_dir=model_cache)
+
+
 BOX = (24, 16, 72, 48)
 
 
