@@ -25,7 +25,7 @@ draws what its captions say (coloured shapes), so a newcomer sees prompts follow
 
 BUILTIN_MODELS = {
     "builtin:shapes": "a small built-in model that draws coloured shapes (circles, squares, "
-    "triangles, stars; nine colours; left/right/top/bottom/centre) and knows no other words",
+    "triangles, stars; eight colours; left/right/top/bottom/centre) and knows no other words",
     "builtin:tiny": "a random-weight model built in code for tests: every image it makes is noise",
     "builtin:tiny-sdxl": "a random-weight SDXL-class model built in code for tests: every image "
     "it makes is noise",

@@ -139,7 +139,7 @@ def test_draws_what_held_out_prompts_ask(shapes: LoadedModel) -> None:
     """24 held-out captions through the engine's own path, read by the judge. The shipped
     snapshot (step 30000) measured background 24/24, count 24/24, colour 35/35, shape 35/35
     and position 31/35 here (step 15000: colour 27/35, position 35/35); the bars sit below,
-    and far above chance (1 in 9 colours, 5 positions, 4 shapes)."""
+    and far above chance (1 in 7 colours for an object, 5 positions, 4 shapes)."""
     from engine.shapes.world import COLOURS, POSITIONS, SHAPES
 
     scenes = held_out_scenes(24, seed=5)
