@@ -22,13 +22,11 @@ from parser.values import (
     to_float,
     to_int,
     to_list,
-    to_loras,
     to_niji,
     to_quality,
     to_style,
-    to_style_refs,
-    to_urls,
 )
+from parser.weighted import to_loras, to_style_refs, to_urls
 
 __all__ = ["PARAMS", "SPECS_BY_NAME", "UNSUPPORTED", "ParamSpec", "lookup"]
 

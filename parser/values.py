@@ -16,17 +16,14 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from parser.errors import (
-    InvalidURLError,
     InvalidValueError,
-    InvalidWeightError,
     MissingValueError,
     OutOfRangeError,
     PromptError,
     UnexpectedValueError,
     quote,
 )
-from parser.prompt import LoraRef, Niji, StyleRef
-from parser.urls import check_url, unwrap_url
+from parser.prompt import Niji
 
 
 class ParamSpec(Protocol):
@@ -53,6 +50,7 @@ __all__ = [
     "NIJI_STYLES",
     "NUMBER",
     "STYLES",
+    "ParamSpec",
     "ValueProblem",
     "finite_number",
     "to_aspect",
@@ -61,12 +59,10 @@ __all__ = [
     "to_float",
     "to_int",
     "to_list",
-    "to_loras",
     "to_niji",
     "to_quality",
     "to_style",
-    "to_style_refs",
-    "to_urls",
+    "whole_number",
 ]
 
 # Patterns over what users type match each text one way only, with possessive quantifiers
@@ -91,7 +87,6 @@ STYLES = ("raw",)
 NIJI_STYLES = ("cute", "expressive", "original", "scenic")
 """Midjourney's niji styles: only with ``--niji``."""
 _VERSION_ALIASES = {"5.0": "5", "6.0": "6", "7.0": "7"}
-_WEIGHTED = re.compile(r"(.+?)::(" + NUMBER.pattern + r")?")
 
 
 class ValueProblem(Exception):
@@ -160,7 +155,7 @@ def to_int(raw: str, spec: ParamSpec) -> int:
         if NUMBER.fullmatch(word):
             raise ValueProblem(f"{{name}} takes a whole number ({spec.values}), not {quote(word)}")
         raise ValueProblem(f"{{name}} takes a number ({spec.values}), not “{quote(word)}”")
-    magnitude = _whole(word.lstrip("+-"))
+    magnitude = whole_number(word.lstrip("+-"))
     if magnitude is None:
         raise _out_of_range(spec, quote(word))
     value = -magnitude if word.startswith("-") else magnitude
@@ -168,7 +163,7 @@ def to_int(raw: str, spec: ParamSpec) -> int:
     return value
 
 
-def _whole(digits: str) -> int | None:
+def whole_number(digits: str) -> int | None:
     """``digits`` as an int, or ``None`` past :data:`MAX_INT_DIGITS` significant digits
     (``int()`` refuses over 4,300 digits, leading zeros included)."""
     significant = digits.lstrip("0")
@@ -199,7 +194,7 @@ def to_aspect(raw: str, spec: ParamSpec) -> tuple[int, int]:
     word = _one_value(raw)
     whole = _WHOLE_RATIO.fullmatch(word)
     if whole:
-        width, height = _whole(whole[1]), _whole(whole[2])
+        width, height = whole_number(whole[1]), whole_number(whole[2])
         if width is None or height is None or max(width, height) > MAX_ASPECT_SIDE:
             raise ValueProblem(
                 f"{{name}} sides go up to {MAX_ASPECT_SIDE}, not {quote(word)}", OutOfRangeError
@@ -298,120 +293,3 @@ def to_list(raw: str, spec: ParamSpec) -> tuple[str, ...]:
             "{name} needs something to leave out, like “{name} text, people”", MissingValueError
         )
     return items
-
-
-def _tokens(raw: str) -> list[tuple[int, int]]:
-    """Spans of the whitespace- or comma-separated words of ``raw``."""
-    return [m.span() for m in re.finditer(r"[^\s,]+", raw)]
-
-
-STYLE_CODE_MAX = 2**32 - 1
-
-
-def to_style_refs(raw: str, spec: ParamSpec) -> tuple[StyleRef, ...]:
-    spans = _tokens(raw)
-    if not spans:
-        raise ValueProblem("{name} needs an image URL, a style code or random", MissingValueError)
-    refs: list[StyleRef] = []
-    for start, end in spans:
-        token = raw[start:end]
-        ref, weight = _split_weight(token, (start, end))
-        lowered = ref.lower()
-        if lowered.startswith(("http://", "https://", "<http://", "<https://")):
-            url = _checked_url(ref, (start, end))
-            refs.append(StyleRef(url, weight))
-        elif ref.isascii() and ref.isdigit():
-            code = _whole(ref)
-            if code is None or code > STYLE_CODE_MAX:
-                raise ValueProblem(
-                    f"{{name}} style codes go from 0 to {STYLE_CODE_MAX}, not {quote(ref)}",
-                    within=(start, end),
-                )
-            refs.append(StyleRef(str(code), weight))
-        elif lowered == "random":
-            refs.append(StyleRef(lowered, weight))
-        else:
-            raise ValueProblem(
-                f"{{name}} takes image URLs, numeric style codes or random, not “{quote(ref)}”",
-                within=(start, end),
-            )
-    total = sum(r.weight for r in refs)
-    if total <= 0:
-        raise ValueProblem("{name} weights must add up to more than 0", InvalidWeightError)
-    if not math.isfinite(total):
-        raise ValueProblem("{name} weights are too large", InvalidWeightError)
-    return tuple(refs)
-
-
-MAX_LORA_WEIGHT = 2.0
-_LORA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
-def to_loras(raw: str, spec: ParamSpec) -> tuple[LoraRef, ...]:
-    """``name`` or ``name::weight`` (0–2), one or more (which exist is the bot's to check)."""
-    spans = _tokens(raw)
-    if not spans:
-        raise ValueProblem(
-            "{name} needs a LoRA name, like “{name} watercolor::0.8”", MissingValueError
-        )
-    loras: list[LoraRef] = []
-    for start, end in spans:
-        token = raw[start:end]
-        name, weight = _split_weight(token, (start, end))
-        if not _LORA_NAME.fullmatch(name):
-            raise ValueProblem(
-                f"{{name}} takes LoRA names (letters, digits, “_”, “-”, “.”), not “{quote(name)}”",
-                within=(start, end),
-            )
-        if weight > MAX_LORA_WEIGHT:
-            raise ValueProblem(
-                f"{{name}} weights go from 0 to {MAX_LORA_WEIGHT:g}, not {weight:g}",
-                InvalidWeightError,
-                within=(start, end),
-            )
-        loras.append(LoraRef(name, weight if "::" in token else None))
-    return tuple(loras)
-
-
-def to_urls(raw: str, spec: ParamSpec) -> tuple[str, ...]:
-    spans = _tokens(raw)
-    if not spans:
-        raise ValueProblem("{name} needs one or more image URLs", MissingValueError)
-    urls: list[str] = []
-    for start, end in spans:
-        token = raw[start:end]
-        if "::" in token and not token.startswith("<"):
-            raise ValueProblem(
-                "{name} takes no ::weights",
-                InvalidWeightError,
-                hint="Use --cw 0–100 to set how much of the character to keep.",
-                within=(start, end),
-            )
-        urls.append(_checked_url(token, (start, end)))
-    return tuple(urls)
-
-
-def _split_weight(token: str, span: tuple[int, int]) -> tuple[str, float]:
-    match = _WEIGHTED.fullmatch(token)
-    if not match:
-        return token, 1.0
-    if match[2] is None:
-        raise ValueProblem(
-            "“::” must be followed by a weight number", InvalidWeightError, within=span
-        )
-    weight = finite_number(match[2])
-    if weight is None:
-        raise ValueProblem("{name} weight is too large", InvalidWeightError, within=span)
-    if weight < 0:
-        raise ValueProblem("{name} weights can't be negative", InvalidWeightError, within=span)
-    return match[1], weight
-
-
-def _checked_url(token: str, span: tuple[int, int]) -> str:
-    url = unwrap_url(token)
-    problem = check_url(url) if url is not None else "a URL in <…> must end with “>”"
-    if problem or url is None:
-        raise ValueProblem(
-            f"“{quote(token)}” is not a valid URL: {problem}", InvalidURLError, within=span
-        )
-    return url
