@@ -17,7 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MIX_RATIO", "ReferenceLink", "link_reference_attention", "reference_layers"]
+__all__ = [
+    "MIX_RATIO",
+    "ReferenceLink",
+    "link_reference_attention",
+    "reference_layers",
+    "with_reference",
+]
 
 MIX_RATIO = 0.5
 """Weight of the reference-aware attention in the conditional half (the authors' ``ratio``)."""
@@ -101,7 +107,6 @@ class _Reader:
         attention_mask: Any = None,
         temb: Any = None,
     ) -> Any:
-        import torch
 
         out = self.plain(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
         if not self.link.enabled:
@@ -109,10 +114,18 @@ class _Reader:
         stored = self.link.bank.get(self.name)
         if stored is None:
             raise RuntimeError(f"no reference features for {self.name}: run the reference first")
-        half = hidden_states.shape[0] // 2
-        own = hidden_states[half:]
-        reference = stored.to(own.dtype).expand(own.shape[0], -1, -1)
-        both = torch.cat([own, reference], dim=1)
-        mixed = self.plain(attn, own, both, None, temb)
-        conditional = mixed * MIX_RATIO + out[half:] * (1 - MIX_RATIO)
-        return torch.cat([out[:half], conditional], dim=0)
+        return with_reference(self.plain, attn, hidden_states, out, stored, temb)
+
+
+def with_reference(plain: Any, attn: Any, hidden: Any, out: Any, stored: Any, temb: Any) -> Any:
+    """``out`` (``plain`` self-attention over the guided batch ``hidden``) with its conditional
+    (second) half replaced by ``MIX_RATIO`` of attention over [own + ``stored`` reference
+    tokens] and the rest of plain self-attention; the unconditional half untouched."""
+    import torch
+
+    half = hidden.shape[0] // 2
+    own = hidden[half:]
+    reference = stored.to(own.dtype).expand(own.shape[0], -1, -1)
+    mixed = plain(attn, own, torch.cat([own, reference], dim=1), None, temb)
+    conditional = mixed * MIX_RATIO + out[half:] * (1 - MIX_RATIO)
+    return torch.cat([out[:half], conditional], dim=0)

@@ -23,7 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from engine.mimic.attention import MIX_RATIO, reference_layers
+from engine.mimic.attention import reference_layers, with_reference
 
 __all__ = ["ReferenceOnly", "reference_only"]
 
@@ -169,7 +169,6 @@ class _SelfReference:
         attention_mask: Any = None,
         temb: Any = None,
     ) -> Any:
-        import torch
 
         state = self.state
         out = self.plain(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
@@ -179,10 +178,4 @@ class _SelfReference:
         stored = state.bank.get(self.name)
         if not state.enabled or stored is None:
             return out
-        half = hidden_states.shape[0] // 2
-        own = hidden_states[half:]
-        reference = stored.to(own.dtype).expand(own.shape[0], -1, -1)
-        both = torch.cat([own, reference], dim=1)
-        mixed = self.plain(attn, own, both, None, temb)
-        conditional = mixed * MIX_RATIO + out[half:] * (1 - MIX_RATIO)
-        return torch.cat([out[:half], conditional], dim=0)
+        return with_reference(self.plain, attn, hidden_states, out, stored, temb)
