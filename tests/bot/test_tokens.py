@@ -47,3 +47,23 @@ def test_only_the_issued_spelling_verifies() -> None:
             verify(variant, SECRET)
         refused += 1
     assert refused >= 4
+
+
+def test_reference_grants_carry_their_offer_and_old_tokens_still_verify() -> None:
+    """Vary (Reference) links carry the offered reference and Keep shape; a token signed
+    before those fields existed verifies as a Vary (Region) link."""
+    import json
+
+    grant = EditGrant.issue("job", 1, 42, remix=False, reference=True, preset=1, keep_shape=True)
+    assert verify(sign(grant, SECRET), SECRET) == grant
+    old = {"job_id": "job", "index": 2, "user_id": 7, "expires": 4_000_000_000, "nonce": "n"}
+    payload = base64.urlsafe_b64encode(json.dumps(old).encode()).rstrip(b"=").decode()
+    import hashlib
+    import hmac
+
+    mac = hmac.new(SECRET, payload.encode(), hashlib.sha256).digest()
+    token = f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    assert verify(token, SECRET) == EditGrant("job", 2, 7, 4_000_000_000, "n")
+    expired = EditGrant("job", 1, 42, 1, "n", reference=True)
+    with pytest.raises(TokenError, match=r"press Vary \(Reference\) again"):
+        verify(sign(expired, SECRET), SECRET)
