@@ -121,56 +121,47 @@ async def _train(args: argparse.Namespace) -> int:
 
 
 async def _imagine(args: argparse.Namespace) -> int:
-    from engine import Engine, EngineConfig, EngineError
+    from engine.errors import EngineError
     from engine.grid import compose_grid, encode_png
-    from engine.loras import LoraUse
-    from engine.portrait import default_faces, rank_candidates
+    from engine.portrait import default_faces
+    from engine.portrait.imagine import imagine_portraits
     from engine.portrait.library import load_portrait
-    from engine.request import GenerationRequest, WeightedText
+    from engine.request import grid_seeds, random_seed
 
     try:
         portrait = load_portrait(_root(), args.name)
     except EngineError as error:
         raise InputError(str(error)) from None
-    text = f"{portrait.token}, a person, {args.prompt}"
-    engine = Engine(
-        EngineConfig(
-            models={"default": _model_source()},
-            devices=(args.device,),
-            cache_dir=Path(os.environ.get("MJ_DATA_DIR", "data")) / "models",
-            lora_dir=portrait.folder,
-        )
-    )
-    request = GenerationRequest(
-        prompt=(WeightedText(text),),
-        count=args.candidates,
-        seed=args.seed,
-        loras=(LoraUse("lora", LORA_WEIGHT),),
-    )
+    if not 4 <= args.candidates <= 16:
+        raise InputError(f"candidates must be 4–16 (got {args.candidates})")
+    model = await _load(args.device)
+    first = args.seed if args.seed is not None else random_seed()
+    bar = ProgressBar()
     try:
-        await engine.start()
-        bar = ProgressBar()
-        result = await engine.submit(request, on_progress=bar.report).future
+        made = await asyncio.to_thread(
+            imagine_portraits,
+            model,
+            portrait,
+            args.prompt,
+            grid_seeds(first, args.candidates),
+            default_faces(),
+            on_progress=bar.report,
+        )
     except EngineError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return EXIT_ENGINE_ERROR
-    finally:
-        await engine.close()
     sys.stderr.write("\n")
-    images = list(result.images)
-    kept, dropped = await asyncio.to_thread(
-        rank_candidates, images, portrait.embedding, default_faces()
-    )
-    order = [*kept, *dropped][:4]
-    grid = compose_grid([images[c.index] for c in order])
+    best = made.ranked[:4]
+    grid = compose_grid([made.images[c.index] for c in best])
     out = args.out or Path(f"{portrait.name}-portrait.png")
     await asyncio.to_thread(out.write_bytes, await asyncio.to_thread(encode_png, grid))
+    kept = sum(c.distance is not None for c in made.ranked)
     cells = ", ".join(
-        f"seed {result.seeds[c.index]}: "
+        f"seed {made.seeds[c.index]}: "
         + (f"similarity {c.similarity:.2f}" if c.similarity is not None else str(c.dropped))
-        for c in order
+        for c in best
     )
-    print(f"{out}  {len(kept)} of {len(images)} candidates with one clear face  {cells}")
+    print(f"{out}  {kept} of {len(made.images)} candidates with one clear face  {cells}")
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +143,25 @@ def test_sharpness_falls_with_blur_and_the_bar_sits_between_soft_and_blurred(
     ]
     assert all(a > b for a, b in itertools.pairwise(curve))
     assert curve[1] > MIN_SHARPNESS > curve[2]
+
+
+def test_fusion_repaints_the_face_box_only(
+    faces: DlibFaces, astronaut: Image.Image, model_cache: Path
+) -> None:
+    import torch
+
+    from engine.models import load_model
+    from engine.portrait.fusion import FACE_MARGIN, face_mask, fuse_face
+
+    [face] = faces.detect(astronaut)
+    mask = np.asarray(face_mask(astronaut.size, face)) > 0
+    rows, cols = np.nonzero(mask)
+    grow = FACE_MARGIN * face.size
+    assert (cols.min(), rows.min()) == (round(face.box[0] - grow), round(face.box[1] - grow))
+    # A model of its own: fusion loads IP-Adapters, which would stay in the shared tiny one.
+    model = load_model("builtin:tiny", device="cpu", dtype=torch.float32, cache_dir=model_cache)
+    fused = np.asarray(fuse_face(model, astronaut, face, astronaut, "a person", seed=3), int)
+    source = np.asarray(astronaut, int)
+    assert fused.shape == source.shape
+    assert (fused[~mask] == source[~mask]).all()
+    assert np.abs(fused - source)[mask].mean() > 5
