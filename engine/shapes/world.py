@@ -118,7 +118,7 @@ def is_held_out(scene: Scene) -> bool:
 def _draw_scene(rng: random.Random, two_objects: float) -> Scene:
     background = Background(rng.choice(list(COLOURS)), rng.random() < 0.5)
     others = [c for c in COLOURS if c != background.colour]
-    if rng.random() >= two_objects:
+    if rng.random() < 1 - two_objects:  # (at 0.5: the draws of the original world)
         positions: tuple[str, ...] = (rng.choice(POSITIONS),)
     else:
         pair = rng.choice(PAIRS)

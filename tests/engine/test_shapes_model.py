@@ -120,26 +120,28 @@ def test_variations_keep_the_layout(shapes: LoadedModel, strength: str) -> None:
 
 
 def test_chaos_spreads_an_open_prompt_and_still_draws_a_full_one(shapes: LoadedModel) -> None:
-    """``a star on the left`` leaves its colour, size and the background open: at --chaos 100
-    the grids' layouts spread (mean pairwise distance of 8×8 thumbnails over six grids) at
-    least 1.2× as far as at --chaos 0 (measured 1.38–1.42× on two seed ranges); a prompt that
-    names everything is still drawn as asked in every image at --chaos 100."""
-    text = "a star on the left"
+    """``a square, blue background`` leaves the square's colour, place and size open: at
+    --chaos 100 the grids' layouts spread (mean pairwise distance of 8×8 thumbnails over six
+    grids) at least 1.5× as far as at --chaos 0 (measured 2.58–2.72× on two seed ranges with
+    the step-38000 snapshot; prompts that leave the background open too are already spread by
+    their seeds: 1.0–1.8×); a prompt that names everything is still drawn as asked in every
+    image at --chaos 100."""
+    text = "a square, blue background"
     calm, wild = (
         np.mean([layout_diversity(_imagine(shapes, text, seed=s, chaos=c)) for s in range(6)])
         for c in (0, 100)
     )
-    assert wild >= 1.2 * calm
+    assert wild >= 1.5 * calm
     scene = Scene((SceneObject("circle", "red", "left"),), Background("blue", False))
     for image in _imagine(shapes, full_caption(scene), seed=200, chaos=100):
         assert score(scene, read(image)).correct["all"] == 1
 
 
 def test_no_removes_the_colour_it_names(shapes: LoadedModel) -> None:
-    """Prompts that leave the object's colour open (one per background), four images each:
-    ``--no blue`` (a negative prompt of one word, which the model learnt from bare-word
-    captions) leaves at most a quarter of the blue objects drawn without it (measured on the
-    shipped snapshot: BLUE_MEASURED)."""
+    """Prompts that leave the object's colour open (eight backgrounds), four images each:
+    ``--no black`` (a negative prompt of one word, which the model learnt from bare-word
+    captions) leaves at most a quarter of the black objects drawn without it (measured on the
+    step-38000 snapshot: 17 of 32 objects black without, 1 with; ``--no white`` 5 → 0)."""
     import collections
     import random
 
@@ -156,16 +158,17 @@ def test_no_removes_the_colour_it_names(shapes: LoadedModel) -> None:
                 found.update(o.colour for o in read(image).objects)
         return found
 
-    plain, without_blue = colours(()), colours(("blue",))
-    assert plain["blue"] >= 4
-    assert without_blue["blue"] <= plain["blue"] / 4
-    assert sum(without_blue.values()) >= 0.9 * sum(plain.values())  # objects still drawn
+    plain, without_black = colours(()), colours(("black",))
+    assert plain["black"] >= 10
+    assert without_black["black"] <= plain["black"] / 4
+    assert sum(without_black.values()) >= 0.9 * sum(plain.values())  # objects still drawn
 
 
 def test_draws_what_held_out_prompts_ask(shapes: LoadedModel) -> None:
     """24 held-out captions through the engine's own path, read by the judge. The shipped
-    snapshot (step 30000) measured background 24/24, count 24/24, colour 35/35, shape 35/35
-    and position 31/35 here (step 15000: colour 27/35, position 35/35); the bars sit below,
+    snapshot (step 38000) measured background 24/24, count 24/24, colour 33/35, shape 35/35
+    and position 33/35 here (step 30000: colour 35/35, position 31/35; step 15000: colour
+    27/35, position 35/35); the bars sit below,
     and far above chance (1 in 7 colours for an object, 5 positions, 4 shapes)."""
     from engine.shapes.world import COLOURS, POSITIONS, SHAPES
 
