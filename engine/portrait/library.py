@@ -26,7 +26,6 @@ __all__ = [
     "NAME",
     "Portrait",
     "best_photo",
-    "forget",
     "load_portrait",
     "save_portrait",
     "token_for",
@@ -123,15 +122,6 @@ def load_portrait(root: Path, name: str) -> Portrait:
         photos=tuple(meta["photos"]),
         embedding=np.asarray(meta["embedding"], dtype=np.float64),
     )
-
-
-def forget(root: Path, name: str) -> bool:
-    """Delete the person's folder (LoRA, crop, metadata); whether there was one."""
-    folder = root / check_name(name)
-    if not folder.exists():
-        return False
-    shutil.rmtree(folder)
-    return True
 
 
 def load_best(portrait: Portrait) -> Image.Image:

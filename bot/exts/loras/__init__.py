@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.deps import Deps, FeatureBot
 from bot.errors import UserError
 from engine.errors import ModelLoadError
-from engine.loras import LoraEntry, LoraLibrary
+from engine.loras import LoraEntry
 
 __all__ = ["Loras", "loras_embed", "setup"]
 
@@ -28,12 +28,12 @@ NONE_YET = (
 class Loras(commands.Cog):
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.library = LoraLibrary(deps.settings.lora_dir)
 
     @app_commands.command(name="loras", description="List the LoRAs you can use with --lora")
     async def loras(self, interaction: discord.Interaction[Any]) -> None:
+        library = self.deps.checks.loras  # the one the prompt checks use
         try:
-            entries = await asyncio.to_thread(self.library.entries)
+            entries = await asyncio.to_thread(library.entries) if library is not None else []
         except ModelLoadError as error:  # a broken manifest: say where
             raise UserError(str(error), title="LoRA folder") from None
         embed = loras_embed(entries, str(self.deps.settings.lora_dir))
