@@ -86,6 +86,7 @@ class MjBot(FeatureBot):
                 vgg19=settings.mj_vgg19 or None,
                 mimicbrush=settings.mj_mimicbrush or None,
                 lora_dir=settings.lora_dir,
+                portrait_dir=settings.portrait_dir,
             )
         )
         log.info("%s", describe_backbone(settings.mj_vgg19 or None))

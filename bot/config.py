@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     ``MJ_DATA_DIR/loras``."""
     mj_transfer_steps: int | None = Field(None, ge=1, le=10_000)
     """Style transfer's optimiser steps; unset: the engine's default."""
+    mj_portrait_steps: int | None = Field(None, ge=1, le=100_000)
+    """``/portrait train``'s LoRA training steps; unset: 200 per kept photo (FaceChain)."""
+    mj_portrait_candidates: int = Field(8, ge=4, le=32)
+    """``/portrait imagine`` renders this many candidates and posts the best four."""
     mj_caption_model: str = "builtin:tiny"
     mj_clip_model: str = "builtin:tiny"
     mj_max_active_jobs: int = Field(3, ge=1, le=100)
@@ -173,6 +177,11 @@ class Settings(BaseSettings):
     def lora_dir(self) -> Path:
         """Where ``--lora`` finds LoRAs."""
         return self.mj_lora_dir or self.mj_data_dir / "loras"
+
+    @property
+    def portrait_dir(self) -> Path:
+        """Where ``/portrait`` keeps each user's portraits (``<user id>/<name>/``)."""
+        return self.mj_data_dir / "portraits"
 
 
 def load_settings(**overrides: Any) -> Settings:

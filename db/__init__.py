@@ -25,7 +25,17 @@ from db.errors import (
 )
 from db.faults import DiskSpace, disk_space
 from db.jobs import Admission, Limits, NewImage, NewJob
-from db.models import Image, Job, JobKind, JobMode, JobStatus, PreferOption, User, Variability
+from db.models import (
+    Image,
+    Job,
+    JobKind,
+    JobMode,
+    JobStatus,
+    Portrait,
+    PreferOption,
+    User,
+    Variability,
+)
 from db.recovery import RecoveryPlan, recover
 from db.startup import open_database
 from db.storage import ImageStore, StoredFile
@@ -51,6 +61,7 @@ __all__ = [
     "NewImage",
     "NewJob",
     "NotWritableError",
+    "Portrait",
     "PreferOption",
     "QueueFullError",
     "RecoveryPlan",

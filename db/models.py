@@ -1,4 +1,4 @@
-"""The tables: users, their /prefer options, jobs (with lineage) and images."""
+"""The tables: users, their /prefer options, jobs (with lineage), images and portraits."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ __all__ = [
     "JobKind",
     "JobMode",
     "JobStatus",
+    "Portrait",
     "PreferOption",
     "User",
     "Variability",
@@ -63,6 +64,10 @@ class JobKind(StrEnum):
     DESCRIBE = "describe"
     TRANSFER = "transfer"
     MIMIC = "mimic"
+    TRAINING = "training"
+    """``/portrait train``: a face learned as a LoRA."""
+    PORTRAIT = "portrait"
+    """``/portrait imagine``: ranked portraits of a trained person."""
 
 
 class JobMode(StrEnum):
@@ -196,3 +201,25 @@ class Image(Base):
     format: Mapped[str] = mapped_column(String(8))
 
     job: Mapped[Job] = relationship(back_populates="images", lazy="raise")
+
+
+class Portrait(Base):
+    """A person a user taught the bot (``/portrait train``): the face LoRA's record. Its files
+    (LoRA, best crop, metadata) are in ``MJ_DATA_DIR/portraits/<user_id>/<name>/``."""
+
+    __tablename__ = "portraits"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_portraits_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(32))
+    base_model: Mapped[str] = mapped_column(String(255))
+    steps: Mapped[int] = mapped_column(Integer)
+    photos: Mapped[list[Any]] = mapped_column(default=list)
+    """SHA-256 of each photo it learned from (never the photos)."""
+    job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), default=None
+    )
+    """The training job."""
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

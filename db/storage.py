@@ -83,6 +83,20 @@ class ImageStore:
             raise ImageCorruptError(f"image file {path} is corrupt (its hash does not match)")
         return data
 
+    def remove(self, path: str) -> bool:
+        """Delete a stored file (the caller knows nothing uses it any more); ``False`` when
+        it was already gone. Only files inside the store's images folder."""
+        target = (self.root / path).resolve()
+        if not target.is_relative_to((self.root / "images").resolve()):
+            raise ValueError(f"{path} is not a stored image")
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise os_fault(error, target, action="delete") from error
+        return True
+
     def verify(self, path: str, sha256: str) -> None:
         self.read(path, sha256)
 

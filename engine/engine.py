@@ -30,6 +30,12 @@ INTERACTIVE = frozenset({Operation.REGION})
 SECONDS_PER_COST_START = 10.0
 """Seconds a native-size 2×2 grid is assumed to take until one has been measured."""
 TRANSFER_STEPS_PER_GRID = 1000
+UNET_CALLS_PER_GRID = 4 * 30 * 2
+"""A 2×2 grid at 30 steps with classifier-free guidance."""
+TRAINING_CALLS_PER_PHOTO_STEP = 3
+"""A training step: a U-Net forward and backward (about three forwards) per photo."""
+PORTRAIT_FUSION_SHARE = 0.5
+"""A candidate's face fusion, as a share of rendering it."""
 """Style-transfer steps at native² pixels assumed to cost as much as a 2×2 grid (a VGG19
 forward and backward is far cheaper than four UNet evaluations)."""
 
@@ -58,6 +64,9 @@ class EngineConfig:
     (``engine/transfer/backbone.py``; announce it with ``describe_backbone``)."""
     lora_dir: Path | None = None
     """``--lora``'s folder (``MJ_LORA_DIR``; see ``engine/loras.py``); ``None``: no LoRAs."""
+    portrait_dir: Path | None = None
+    """Where ``/portrait`` keeps each user's portraits (``<owner>/<name>/``): their face LoRAs
+    are named ``portrait:<owner>/<name>``; ``None``: no portraits."""
     mimicbrush: str | None = None
     """Reference edits' MimicBrush (``MJ_MIMICBRUSH``): a folder laid out like the authors'
     release, or ``builtin:mimic`` (tiny, random); ``None``: the fallback on the diffusion
@@ -88,15 +97,23 @@ def estimate_cost(request: GenerationRequest, native: int = 1024) -> float:
     """Relative GPU cost: a native-size grid at full quality is 1."""
     if request.operation is Operation.TRANSFER:
         return _transfer_cost(request, native)
-    if request.operation is Operation.IMAGINE:
+    if request.operation is Operation.FACE_TRAINING and request.training is not None:
+        from engine.portrait.training import STEPS_PER_PHOTO
+
+        photos = len(request.training.photos)
+        steps = request.training.steps or STEPS_PER_PHOTO * photos
+        return max(0.01, steps * photos * TRAINING_CALLS_PER_PHOTO_STEP / UNET_CALLS_PER_GRID)
+    if request.operation in (Operation.IMAGINE, Operation.PORTRAIT):
         width, height = size_for_aspect(request.aspect, native)
         pixels = width * height
+        if request.operation is Operation.PORTRAIT:  # and each candidate's face fusion
+            pixels = int(pixels * (1 + PORTRAIT_FUSION_SHARE))
     elif request.source is not None:
         pixels = request.source.width * request.source.height
         pixels *= 4 if request.operation is Operation.UPSCALE else 1
     else:
         pixels = native * native
-    imagine = request.operation is Operation.IMAGINE
+    imagine = request.operation in (Operation.IMAGINE, Operation.PORTRAIT)
     quality = request.quality if imagine else 1.0  # --q only changes first grids
     stop = 100 if request.operation is Operation.UPSCALE else request.stop
     return max(0.01, request.count / 4 * pixels / native**2 * quality * stop / 100)
@@ -154,7 +171,7 @@ class Engine:
                         device=device,
                         dtype=resolve_dtype(config.dtype, device),
                     ),
-                    LoraLibrary(config.lora_dir),
+                    LoraLibrary(config.lora_dir, config.portrait_dir),
                 )
             )
 

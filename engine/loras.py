@@ -10,6 +10,10 @@ A file without a manifest entry is named by its stem, weight 1, no trigger word.
 are loaded into the model's U-Net (and text encoders) when it starts, weighted with
 ``set_adapters``, their trigger words added to its prompt, and unloaded when it ends — so a job
 after it renders exactly as if no LoRA had ever been loaded.
+
+A person's face LoRA (``/portrait``) is named ``portrait:<owner>/<name>`` and read from the
+portraits folder (``<portraits>/<owner>/<name>/lora.safetensors``); a prompt cannot name one
+(``:`` is not allowed in ``--lora`` names), only the portrait jobs and their children do.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +29,27 @@ from typing import Any
 
 from engine.errors import InvalidRequestError, ModelLoadError
 
-__all__ = ["MANIFEST", "LoraEntry", "LoraLibrary", "LoraUse", "applied_loras"]
+__all__ = [
+    "MANIFEST",
+    "PORTRAIT_LORA_FILE",
+    "LoraEntry",
+    "LoraLibrary",
+    "LoraUse",
+    "applied_loras",
+    "portrait_lora",
+]
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "loras.json"
 SUFFIX = ".safetensors"
+PORTRAIT_LORA_FILE = "lora.safetensors"
+_PORTRAIT = re.compile(r"portrait:([0-9]{1,20})/([A-Za-z0-9][A-Za-z0-9_-]{0,31})")
+
+
+def portrait_lora(owner: int, name: str) -> str:
+    """The LoRA name of ``owner``'s portrait ``name`` (resolved in the portraits folder)."""
+    return f"portrait:{owner}/{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +73,9 @@ class LoraLibrary:
     """The LoRAs of one folder (read again when the folder changes: files can be added while
     the bot runs)."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, portraits: Path | None = None) -> None:
         self.folder = folder
+        self.portraits = portraits
         self._stamp: tuple[float, ...] | None = None
         self._entries: dict[str, LoraEntry] = {}
 
@@ -68,12 +89,26 @@ class LoraLibrary:
         self._refresh()
         out = []
         for use in uses:
-            entry = self._entries.get(use.name)
+            entry = self._portrait(use.name) or self._entries.get(use.name)
             if entry is None:
                 known = ", ".join(sorted(self._entries)) or "none (set MJ_LORA_DIR)"
                 raise InvalidRequestError(f"--lora {use.name}: no such LoRA; available: {known}")
             out.append((entry, entry.weight if use.weight is None else use.weight))
         return out
+
+    def _portrait(self, name: str) -> LoraEntry | None:
+        """A face LoRA of the portraits folder, if ``name`` names one."""
+        found = _PORTRAIT.fullmatch(name)
+        if found is None:
+            return None
+        owner, person = found.groups()
+        path = (self.portraits or Path("/nonexistent")) / owner / person / PORTRAIT_LORA_FILE
+        if not path.is_file():
+            raise InvalidRequestError(
+                f"the portrait {person!r} is gone (forgotten with /portrait forget, or never "
+                "trained here)"
+            )
+        return LoraEntry(name, path)
 
     def _refresh(self) -> None:
         folder = self.folder

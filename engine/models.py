@@ -29,6 +29,7 @@ __all__ = [
     "ModelCatalog",
     "ModelRegistry",
     "adapter_source_for",
+    "closed_vocabulary",
     "load_model",
     "prepare_model",
     "resolve_device",
@@ -206,8 +207,13 @@ def load_model(
     model = prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
     model.adapter_source = adapter_source_for(source, ip_adapter)
     model.cache_dir = cache_dir
-    model.closed_vocabulary = source == SHAPES_SOURCE or _declares_closed_vocabulary(source)
+    model.closed_vocabulary = closed_vocabulary(source)
     return model
+
+
+def closed_vocabulary(source: str) -> bool:
+    """Whether the model at ``source`` knows only its training world's words (no people)."""
+    return source == SHAPES_SOURCE or _declares_closed_vocabulary(source)
 
 
 def _declares_closed_vocabulary(source: str) -> bool:

@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from PIL import Image
 
     from engine.loras import LoraUse
@@ -17,12 +19,14 @@ __all__ = [
     "GRID_SIZE",
     "SEED_MODULUS",
     "EffectiveParameters",
+    "FaceTrainingSpec",
     "GenerationRequest",
     "GenerationResult",
     "MimicSpec",
     "Operation",
     "OutpaintSpec",
     "PanDirection",
+    "PortraitSpec",
     "Progress",
     "Reference",
     "ReferenceRole",
@@ -52,6 +56,11 @@ class Operation(StrEnum):
     MIMIC = "mimic"
     """Repaint ``mask`` of ``source`` imitating ``mimic.reference`` (MimicBrush; its own
     models, no text prompt)."""
+    FACE_TRAINING = "face_training"
+    """Learn a person's face from ``training.photos`` as a LoRA (``engine/portrait/``)."""
+    PORTRAIT = "portrait"
+    """Candidates of a trained person (the prompt names their token and face LoRA), faces
+    fused, ranked by likeness; the best ``count`` are the result."""
 
 
 class Strength(StrEnum):
@@ -154,6 +163,32 @@ class MimicSpec:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class FaceTrainingSpec:
+    """``Operation.FACE_TRAINING``: ``photos`` (as uploaded) prepared, learned, and kept as
+    the portrait ``name`` in ``root/name`` (``engine/portrait/library.py``)."""
+
+    photos: tuple[Image.Image, ...]
+    photo_hashes: tuple[str, ...]
+    name: str
+    root: Path
+    """The owner's folder of portraits."""
+    steps: int | None = None
+    """Training steps; ``None``: 200 per kept photo (FaceChain's recipe)."""
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PortraitSpec:
+    """``Operation.PORTRAIT``: ``candidates`` renders (the request's seeds) of the person kept
+    in ``folder``; the request's prompt and LoRAs already name their token and face LoRA."""
+
+    folder: Path
+    face_lora: str
+    """The request's LoRA that is the person's face (fusion repaints the face with it)."""
+    keep: int = GRID_SIZE
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class GenerationRequest:
     """Everything needed to render one job; the effective values are recorded on the result.
 
@@ -189,6 +224,8 @@ class GenerationRequest:
     """The style and settings of ``Operation.TRANSFER`` (``source`` is the content)."""
     mimic: MimicSpec | None = None
     """The reference of ``Operation.MIMIC`` (``source`` and ``mask`` are the edit's)."""
+    training: FaceTrainingSpec | None = None
+    portrait: PortraitSpec | None = None
     steps: int | None = None
     """Overrides the model's step count (benchmarks, tests); ``quality`` scales it."""
     references: tuple[Reference, ...] = ()
@@ -251,6 +288,9 @@ class EffectiveParameters:
     transfer: Mapping[str, Any] = field(default_factory=dict)
     """``Operation.TRANSFER``'s settings (backbone, strength, style/content ratio, optimiser,
     scales…); empty for the diffusion operations, whose fields above it fills neutrally."""
+    portrait: Mapping[str, Any] = field(default_factory=dict)
+    """``Operation.PORTRAIT``'s ranking (each cell's similarity, candidates kept) and
+    ``Operation.FACE_TRAINING``'s report (photos, steps, loss)."""
 
     @classmethod
     def without_diffusion_prompt(
@@ -294,6 +334,7 @@ class EffectiveParameters:
         out["references"] = dict(self.references)
         out["transfer"] = dict(self.transfer)
         out["loras"] = dict(self.loras)
+        out["portrait"] = dict(self.portrait)
         return out
 
 

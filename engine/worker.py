@@ -111,40 +111,7 @@ class DeviceWorker:
             _resolve(job, error=JobCancelledError("cancelled before it started"))
             return
         try:
-            if job.request.operation is Operation.TRANSFER:
-                result = transfer(
-                    self.backbones.get(),
-                    job.request,
-                    cancel=job.cancel,
-                    on_progress=self._progress_sender(job),
-                )
-            elif job.request.operation is Operation.MIMIC:
-                _, region = check_mimic_request(job.request)  # refused before models load
-                if self.mimics.fallback:  # no MimicBrush: the diffusion model's fallback
-                    result, _ = run_fallback(
-                        self.registry.get(job.request.version),
-                        job.request,
-                        region,
-                        cancel=job.cancel,
-                        on_progress=self._progress_sender(job),
-                    )
-                else:
-                    result = run_mimic(
-                        self.mimics.get(),
-                        job.request,
-                        cancel=job.cancel,
-                        on_progress=self._progress_sender(job),
-                    )
-            else:
-                result = render(
-                    self.registry.get(job.request.version),
-                    job.request,
-                    cancel=job.cancel,
-                    on_progress=self._progress_sender(job),
-                    on_preview=_grid_preview,
-                    house=self.house,
-                    loras=self.loras,
-                )
+            result = self._run_operation(job)
         except JobCancelledError as error:
             log.info("job %s cancelled while running", job.job_id)
             _resolve(job, error=error)
@@ -168,6 +135,51 @@ class DeviceWorker:
         else:
             self._on_finished(job, result.seconds)
             _resolve(job, result=result)
+
+    def _run_operation(self, job: PendingJob) -> GenerationResult:
+        request = job.request
+        progress = self._progress_sender(job)
+        operation = request.operation
+        if operation is Operation.TRANSFER:
+            return transfer(self.backbones.get(), request, cancel=job.cancel, on_progress=progress)
+        if operation is Operation.MIMIC:
+            _, region = check_mimic_request(request)  # refused before models load
+            if self.mimics.fallback:  # no MimicBrush: the diffusion model's fallback
+                result, _ = run_fallback(
+                    self.registry.get(request.version),
+                    request,
+                    region,
+                    cancel=job.cancel,
+                    on_progress=progress,
+                )
+                return result
+            return run_mimic(self.mimics.get(), request, cancel=job.cancel, on_progress=progress)
+        if operation is Operation.FACE_TRAINING:
+            from engine.portrait.faces import default_faces
+            from engine.portrait.learn import run_face_training
+
+            model = self.registry.get(request.version)
+            return run_face_training(
+                model, request, default_faces(), cancel=job.cancel, on_progress=progress
+            )
+        if operation is Operation.PORTRAIT:
+            from engine.portrait.faces import default_faces
+            from engine.portrait.imagine import run_portraits
+
+            return run_portraits(
+                self.registry.get(request.version), request, default_faces(),
+                self.loras or LoraLibrary(None), cancel=job.cancel, on_progress=progress,
+                on_preview=_grid_preview, house=self.house,
+            )  # fmt: skip
+        return render(
+            self.registry.get(request.version),
+            request,
+            cancel=job.cancel,
+            on_progress=progress,
+            on_preview=_grid_preview,
+            house=self.house,
+            loras=self.loras,
+        )
 
     @staticmethod
     def _progress_sender(job: PendingJob) -> Callable[[Progress], None] | None:

@@ -180,7 +180,8 @@ def _add_portrait(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "portrait",
         help="portraits of a person from a few photos (FaceChain)",
         description="Learn a face from 3–10 photos (train), then make portraits (imagine). "
-        "The model is $MJ_MODEL; portraits are kept in $MJ_DATA_DIR/portraits.",
+        "The model is $MJ_MODEL; portraits are kept in $MJ_DATA_DIR/portraits/0 (the bot keeps "
+        "each user's in portraits/<user id>).",
     )
     actions = portrait.add_subparsers(dest="action", required=True, metavar="ACTION")
     train = actions.add_parser(
@@ -200,7 +201,10 @@ def _add_portrait(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "four as a 2×2 grid.",
     )
     imagine.add_argument("name", help="the portrait's name")
-    imagine.add_argument("prompt", help="the scene, e.g. 'in a garden, oil painting'")
+    imagine.add_argument(
+        "prompt", help="the scene in our prompt language, e.g. 'in a garden --ar 3:4 --no hat'"
+    )
+    imagine.add_argument("--style", default=None, help="a portrait style (studio, oil painting…)")
     imagine.add_argument("--out", type=Path, metavar="FILE", help="default: NAME-portrait.png")
     imagine.add_argument("--seed", type=int, default=None, help="first seed (default: random)")
     imagine.add_argument("--candidates", type=int, default=8, help="candidates to rank (4–16)")

@@ -16,6 +16,7 @@ import io
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,6 @@ __all__ = ["MIN_PHOTOS", "run_portrait"]
 MIN_PHOTOS = 3
 EXIT_ENGINE_ERROR = 1
 EXIT_INPUT_ERROR = 2
-LORA_WEIGHT = 0.9
 
 
 def run_portrait(args: argparse.Namespace) -> int:
@@ -45,8 +45,16 @@ def run_portrait(args: argparse.Namespace) -> int:
         return EXIT_INPUT_ERROR
 
 
-def _root() -> Path:
+LOCAL_OWNER = 0
+"""The owner of the portraits made offline (the bot's are under each user's id)."""
+
+
+def _portraits() -> Path:
     return Path(os.environ.get("MJ_DATA_DIR", "data")) / "portraits"
+
+
+def _root() -> Path:
+    return _portraits() / str(LOCAL_OWNER)
 
 
 def _model_source() -> str:
@@ -121,48 +129,70 @@ async def _train(args: argparse.Namespace) -> int:
 
 
 async def _imagine(args: argparse.Namespace) -> int:
+    from bot.jobs.portraits import portraits_spec
     from engine.errors import EngineError
     from engine.grid import compose_grid, encode_png
+    from engine.loras import LoraLibrary
     from engine.portrait import default_faces
-    from engine.portrait.imagine import imagine_portraits
+    from engine.portrait.imagine import run_portraits
     from engine.portrait.library import load_portrait
-    from engine.request import grid_seeds, random_seed
+    from engine.portrait.styles import find_style, load_styles
+    from parser import PromptError, parse
 
     try:
         portrait = load_portrait(_root(), args.name)
+        styles = load_styles(_lora_dir())
+        style = find_style(styles, args.style) if args.style else None
     except EngineError as error:
         raise InputError(str(error)) from None
     if not 4 <= args.candidates <= 16:
         raise InputError(f"candidates must be 4–16 (got {args.candidates})")
-    model = await _load(args.device)
-    first = args.seed if args.seed is not None else random_seed()
-    bar = ProgressBar()
     try:
-        made = await asyncio.to_thread(
-            imagine_portraits,
+        [prompt] = parse(args.prompt, max_permutations=1)
+    except PromptError as error:
+        raise InputError(f"prompt: {error.msg}") from None
+    if args.seed is not None:
+        prompt = replace(prompt, params=replace(prompt.params, seed=args.seed))
+    spec = portraits_spec(
+        prompt, LOCAL_OWNER, portrait.name, style=style, candidates=args.candidates
+    )
+    model = await _load(args.device)
+    bar = ProgressBar()
+    library = LoraLibrary(_lora_dir(), _portraits())
+    try:
+        result = await asyncio.to_thread(
+            run_portraits,
             model,
-            portrait,
-            args.prompt,
-            grid_seeds(first, args.candidates),
+            spec.request(portraits=_portraits()),
             default_faces(),
+            library,
             on_progress=bar.report,
         )
     except EngineError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return EXIT_ENGINE_ERROR
     sys.stderr.write("\n")
-    best = made.ranked[:4]
-    grid = compose_grid([made.images[c.index] for c in best])
+    grid = compose_grid(list(result.images))
     out = args.out or Path(f"{portrait.name}-portrait.png")
     await asyncio.to_thread(out.write_bytes, await asyncio.to_thread(encode_png, grid))
-    kept = sum(c.distance is not None for c in made.ranked)
+    details = result.parameters.portrait
     cells = ", ".join(
-        f"seed {made.seeds[c.index]}: "
-        + (f"similarity {c.similarity:.2f}" if c.similarity is not None else str(c.dropped))
-        for c in best
+        f"seed {cell['seed']}: "
+        + (
+            f"similarity {cell['similarity']:.2f}"
+            if cell["similarity"] is not None
+            else cell["dropped"]
+        )
+        for cell in details["cells"]
     )
-    print(f"{out}  {kept} of {len(made.images)} candidates with one clear face  {cells}")
+    kept, total = details["with_one_face"], details["candidates"]
+    print(f"{out}  {kept} of {total} candidates with one clear face  {cells}")
     return 0
+
+
+def _lora_dir() -> Path:
+    configured = os.environ.get("MJ_LORA_DIR")
+    return Path(configured) if configured else Path(os.environ.get("MJ_DATA_DIR", "data")) / "loras"
 
 
 def _photos(count: int) -> str:

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -33,6 +34,11 @@ HISTORY_SEARCH = 100
 """Messages after a job finished searched for its result after a restart."""
 HTTP_TOO_LARGE = 413
 
+Poster = Callable[[Job, Any, int, str], Awaitable[Any]]
+"""A feature's own result message for its kind of job: ``(job, channel, limit, nonce)`` →
+the posted message (called again after a restart if the last run did not record it: it must
+be idempotent up to the post)."""
+
 
 class Delivery:
     def __init__(
@@ -42,6 +48,11 @@ class Delivery:
         self.store = store
         self.messages = messages
         self.routes = routes
+        self._posters: dict[JobKind, Poster] = {}
+
+    def add_poster(self, kind: JobKind, poster: Poster) -> None:
+        """Jobs of ``kind`` are delivered by ``poster`` (a training job is no image grid)."""
+        self._posters[kind] = poster
 
     async def deliver(self, job_id: str, *, after_restart: bool = False) -> None:
         """Post a finished job's result with its buttons, once, then drop its waiting message.
@@ -64,7 +75,11 @@ class Delivery:
             # the fallback for jobs that did not come from an interaction.
             parameters = JobParameters.from_json(job.parameters)
             limit = parameters.upload_limit or upload_limit(channel)
-            message = await self.post(job, channel, limit, nonce=job_nonce(job.id))
+            poster = self._posters.get(JobKind(job.kind))
+            if poster is not None:
+                message = await poster(job, channel, limit, job_nonce(job.id))
+            else:
+                message = await self.post(job, channel, limit, nonce=job_nonce(job.id))
         await self.db.run(writes.mark_delivered, job.id, message.id)
         if job.progress_message_id is not None:
             await self.messages.delete(job.channel_id, job.progress_message_id)

@@ -22,7 +22,7 @@ from bot.jobs.modes import speed_mode
 from bot.jobs.progress import JobMessages, ProgressRelay
 from bot.jobs.records import JobView
 from bot.jobs.references import engine_references, read_reference
-from bot.jobs.spec import JobSpec, Mimic, ReferenceSpec, Region, Transfer
+from bot.jobs.spec import FaceTraining, JobSpec, Mimic, Portraits, ReferenceSpec, Region, Transfer
 from bot.tasks import TaskGroup
 from db import Database, ImageStore, JobStatus, NewImage, writes
 from db import jobs as repo
@@ -123,6 +123,12 @@ class Flights:
         read = self.delivery.read_image
         image = read(*source) if source is not None else None
         work = spec.work
+        portraits = self.engine.config.portrait_dir
+        if isinstance(work, FaceTraining):  # the uploaded photos, stored
+            photos = tuple(read(photo.path, photo.sha256) for photo in work.photos)
+            return spec.request(photos=photos, portraits=portraits)
+        if isinstance(work, Portraits):
+            return spec.request(portraits=portraits)
         if isinstance(work, Transfer):  # the content is a job's image or a stored upload/link
             style = read_reference(work.style, read)
             if image is None and isinstance(work.content, ReferenceSpec):

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.jobs.work import (
+    FaceTraining,
     Imagine,
     Mimic,
     Outpaint,
+    Portraits,
     ReferenceSpec,
     Region,
     Role,
@@ -31,12 +33,14 @@ from bot.jobs.work import (
     work_from_json,
     work_to_json,
 )
-from engine.loras import LoraUse
+from engine.loras import LoraUse, portrait_lora
 from engine.request import (
+    FaceTrainingSpec,
     GenerationRequest,
     MimicSpec,
     Operation,
     OutpaintSpec,
+    PortraitSpec,
     Reference,
     Strength,
     Style,
@@ -46,13 +50,17 @@ from engine.request import (
 from parser import Prompt
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from PIL import Image
 
 __all__ = [
+    "FaceTraining",
     "Imagine",
     "JobSpec",
     "Mimic",
     "Outpaint",
+    "Portraits",
     "PromptSettings",
     "ReferenceSpec",
     "Region",
@@ -233,13 +241,18 @@ class JobSpec:
         seed: int | None = None,
         style: Image.Image | None = None,
         reference: Image.Image | None = None,
+        photos: tuple[Image.Image, ...] = (),
+        portraits: Path | None = None,
     ) -> GenerationRequest:
         """The engine request, with the stored images already read (``source``, ``mask``,
         ``references``: see ``bot.jobs.references``; a style transfer's content is ``source``
         and its ``style``; a reference edit's image is ``source``, its ``mask`` and its
-        ``reference``); ``seed`` overrides the seeds (``mjbot imagine --seed``)."""
+        ``reference``; a face training's ``photos``; ``portraits``: where portraits are
+        kept); ``seed`` overrides the seeds (``mjbot imagine --seed``)."""
         settings = self.settings
         work = self.work
+        if isinstance(work, FaceTraining):
+            return self._training_request(work, photos, portraits)
         if isinstance(work, Transfer):
             return self._transfer_request(work, source, style, seed)
         if isinstance(work, Mimic):
@@ -248,6 +261,12 @@ class JobSpec:
         if isinstance(work, Outpaint):
             outpaint = OutpaintSpec(work.zoom, work.pan, work.make_square, work.aspect)
         strength = work.strength if isinstance(work, Variation | Upscale) else Strength.STRONG
+        portrait = None
+        if isinstance(work, Portraits):
+            if portraits is None:
+                raise ValueError("portraits need the folder they are kept in")
+            folder = portraits / str(work.owner) / work.name
+            portrait = PortraitSpec(folder, portrait_lora(work.owner, work.name))
         return GenerationRequest(
             operation=work.operation,
             prompt=settings.prompt,
@@ -273,6 +292,28 @@ class JobSpec:
             character_weight=settings.cw,
             style=Style(settings.style) if settings.style else None,
             loras=settings.loras,
+            portrait=portrait,
+        )
+
+    def _training_request(
+        self, work: FaceTraining, photos: tuple[Image.Image, ...], portraits: Path | None
+    ) -> GenerationRequest:
+        if portraits is None or len(photos) != len(work.photos):
+            raise ValueError("a face training needs its photos and the portraits folder")
+        training = FaceTrainingSpec(
+            photos=photos,
+            photo_hashes=tuple(photo.sha256 for photo in work.photos),
+            name=work.name,
+            root=portraits / str(work.owner),
+            steps=work.steps,
+            seed=self.seeds[0] if self.seeds else 0,
+        )
+        return GenerationRequest(
+            operation=Operation.FACE_TRAINING,
+            count=1,
+            seeds=self.seeds[:1] or (0,),
+            version=self.settings.version,
+            training=training,
         )
 
     def _transfer_request(

@@ -1,6 +1,7 @@
 """What a job does to an earlier job's image: one frozen type per operation, and their
 stored JSON (the layout every version has written: ``operation``, ``source``, ``strength``,
-``mask``, ``outpaint``; a style transfer adds ``transfer``, a reference edit ``mimic``)."""
+``mask``, ``outpaint``; a style transfer adds ``transfer``, a reference edit ``mimic``, a face
+training ``training``, portraits ``portrait``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from typing import Any, ClassVar
 from engine.request import Operation, PanDirection, ReferenceRole, Strength
 
 __all__ = [
+    "FaceTraining",
     "Imagine",
     "Mimic",
     "Outpaint",
+    "Portraits",
     "ReferenceSpec",
     "Region",
     "Role",
@@ -220,7 +223,34 @@ class Mimic:
         return (self.image, self.mask, self.reference)
 
 
-Work = Imagine | Variation | Upscale | Region | Outpaint | Transfer | Mimic
+@dataclass(frozen=True, slots=True)
+class FaceTraining:
+    """``/portrait train``: ``owner``'s ``photos`` (stored uploads) learned as ``name``."""
+
+    owner: int
+    name: str
+    photos: tuple[StoredFile, ...]
+    steps: int | None = None
+    """``None``: the engine's recipe (200 per kept photo)."""
+    operation: ClassVar[Operation] = Operation.FACE_TRAINING
+    source: ClassVar[None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class Portraits:
+    """``/portrait imagine``: candidates of ``owner``'s person ``name`` (one per seed; the
+    prompt names their token and face LoRA), ranked; the best four are the grid."""
+
+    owner: int
+    name: str
+    style: str | None = None
+    operation: ClassVar[Operation] = Operation.PORTRAIT
+    source: ClassVar[None] = None
+
+
+Work = (
+    Imagine | Variation | Upscale | Region | Outpaint | Transfer | Mimic | FaceTraining | Portraits
+)
 
 
 def work_to_json(work: Work) -> dict[str, Any]:
@@ -231,6 +261,12 @@ def work_to_json(work: Work) -> dict[str, Any]:
         return {**out, "transfer": _transfer_to_json(work)}
     if isinstance(work, Mimic):
         return {**out, "mimic": _mimic_to_json(work)}
+    if isinstance(work, FaceTraining):
+        photos = [photo.to_json() for photo in work.photos]
+        training = {"owner": work.owner, "name": work.name, "photos": photos, "steps": work.steps}
+        return {**out, "training": training}
+    if isinstance(work, Portraits):
+        return {**out, "portrait": {"owner": work.owner, "name": work.name, "style": work.style}}
     out["source"] = {"job": work.source.job_id, "index": work.source.index}
     if isinstance(work, Variation | Upscale):
         out["strength"] = str(work.strength)
@@ -254,6 +290,18 @@ def work_from_json(data: Mapping[str, Any]) -> Work:
         return _transfer_from_json(data["transfer"])
     if operation is Operation.MIMIC:
         return _mimic_from_json(data["mimic"])
+    if operation is Operation.FACE_TRAINING:
+        training = data["training"]
+        return FaceTraining(
+            owner=int(training["owner"]),
+            name=str(training["name"]),
+            photos=tuple(StoredFile(p["path"], p["sha256"]) for p in training["photos"]),
+            steps=int(training["steps"]) if training.get("steps") is not None else None,
+        )
+    if operation is Operation.PORTRAIT:
+        portrait = data["portrait"]
+        style = portrait.get("style")
+        return Portraits(int(portrait["owner"]), str(portrait["name"]), style and str(style))
     source = _source_from_json(data["source"])
     if operation is Operation.VARIATION:
         return Variation(source, Strength(data.get("strength", Strength.STRONG)))

@@ -51,7 +51,7 @@ def test_train_then_imagine(photos: Path) -> None:
     lines = trained.stdout.splitlines()
     assert lines[:4] == ["a1.png: kept", "wall.png: no face found", "a2.jpg: kept", "a3.png: kept"]
     assert lines[4].startswith("portrait me: 30 steps on 3 photos")
-    folder = photos / "data" / "portraits" / "me"
+    folder = photos / "data" / "portraits" / "0" / "me"
     assert sorted(p.name for p in folder.iterdir()) == [
         "best.png",
         "lora.safetensors",
@@ -76,7 +76,7 @@ def test_too_few_usable_photos_and_a_shapes_model_are_refused(photos: Path) -> N
     few = run(["train", "a1.png", "wall.png", "a2.jpg", "--name", "few"], photos)
     assert few.returncode == 2
     assert few.stderr.strip().splitlines()[-1] == "error: 2 photos kept; at least 3 are needed"
-    assert not (photos / "data" / "portraits" / "few").exists()
+    assert not (photos / "data" / "portraits" / "0" / "few").exists()
     shapes = run(["train", "a1.png", "a2.jpg", "a3.png", "--name", "s"], photos, "builtin:shapes")
     assert shapes.returncode == 2
     assert "draws only shapes: set MJ_MODEL" in shapes.stderr

@@ -17,15 +17,15 @@ from tests.db.conftest import sqlite_url
 
 NEXT_MIGRATION = '''"""Test-only: a second revision that changes the schema.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -41,14 +41,14 @@ def downgrade() -> None:
 
 @pytest.fixture
 def newer_migrations(tmp_path: Path) -> Path:
-    """This code's migrations plus a revision 0002, as the next release would ship them."""
+    """This code's migrations plus a revision 0003, as the next release would ship them."""
     folder = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0002_notes.py").write_text(NEXT_MIGRATION, encoding="utf-8")
+    (folder / "versions" / "0003_notes.py").write_text(NEXT_MIGRATION, encoding="utf-8")
     return folder
 
 
-async def database_at_0001(path: Path, jobs: int) -> None:
+async def database_at_0002(path: Path, jobs: int) -> None:
     old = Database(sqlite_url(path))
     await old.migrate()
     for i in range(jobs):
@@ -75,7 +75,7 @@ async def test_backup_is_made_before_a_migration_changes_the_database(
     tmp_path: Path, newer_migrations: Path
 ) -> None:
     path = tmp_path / "mjbot.db"
-    await database_at_0001(path, jobs=25)
+    await database_at_0002(path, jobs=25)
     newer = Database(sqlite_url(path), migrations=newer_migrations)
     backup = await newer.migrate()
     again = await newer.migrate()  # at the newest revision now: nothing to back up
@@ -84,15 +84,15 @@ async def test_backup_is_made_before_a_migration_changes_the_database(
     assert backup.parent == tmp_path / "backups"
     assert backups_of(path) == [backup]
     assert again is None
-    # the copy is the database as it was: revision 0001, every job, and sound
-    assert revision(backup) == "0001"
+    # the copy is the database as it was: revision 0002, every job, and sound
+    assert revision(backup) == "0002"
     assert job_count(backup) == 25
     with sqlite3.connect(backup) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     connection.close()
-    assert backup.name.endswith("-before-0002-from-0001.db")
+    assert backup.name.endswith("-before-0003-from-0002.db")
     # and the database itself moved on
-    assert revision(path) == "0002"
+    assert revision(path) == "0003"
     assert job_count(path) == 25
 
 
@@ -107,7 +107,7 @@ async def test_backup_failure_stops_the_migration(
     tmp_path: Path, newer_migrations: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "mjbot.db"
-    await database_at_0001(path, jobs=3)
+    await database_at_0002(path, jobs=3)
 
     def disk_full(source: Path, folder: Path, label: str) -> Path:
         raise DiskFullError(folder, "the server's disk is full", "No space left on device")
@@ -117,4 +117,4 @@ async def test_backup_failure_stops_the_migration(
     with pytest.raises(DiskFullError):
         await newer.migrate()
     await newer.close()
-    assert revision(path) == "0001"  # no backup, no migration
+    assert revision(path) == "0002"  # no backup, no migration

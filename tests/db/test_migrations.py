@@ -22,8 +22,8 @@ async def test_migrations_from_empty_create_every_table(tmp_path: Path) -> None:
         version = (
             await connection.execute(text("SELECT version_num FROM alembic_version"))
         ).scalar_one()
-    assert {"users", "prefer_options", "jobs", "images", "alembic_version"} <= tables
-    assert version == "0001"
+    assert {"users", "prefer_options", "jobs", "images", "portraits", "alembic_version"} <= tables
+    assert version == "0002"
     await db.migrate()  # a second start changes nothing
     await db.close()
 

@@ -182,7 +182,7 @@ async def test_startup_missing_or_empty_file_is_a_new_database(tmp_path: Path, s
     async with db.session() as session:
         version = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     await db.close()
-    assert version == "0001"
+    assert version == "0002"
     assert sqlite3.connect(path).execute("PRAGMA quick_check").fetchone() == ("ok",)
 
 
