@@ -19,6 +19,7 @@ from db.models import Image, Job, JobKind, Portrait
 __all__ = [
     "Forgotten",
     "NewPortrait",
+    "file_in_use",
     "forget_portrait",
     "get_portrait",
     "list_portraits",
@@ -96,7 +97,7 @@ async def forget_portrait(session: AsyncSession, user_id: int, name: str) -> For
     candidates += [photo for job in trainings for photo in _photos(job)]
     await session.execute(delete(Image).where(Image.job_id.in_(ids)))
     await session.execute(delete(Job).where(Job.id.in_(ids)))
-    files = [f for f in dict.fromkeys(candidates) if not await _still_used(session, f[1])]
+    files = [f for f in dict.fromkeys(candidates) if not await file_in_use(session, f[1])]
     return Forgotten(portrait is not None, len(ids), tuple(files))
 
 
@@ -115,7 +116,7 @@ def _photos(job: Job) -> list[tuple[str, str]]:
     return [(str(p["path"]), str(p["sha256"])) for p in _training(job).get("photos", ())]
 
 
-async def _still_used(session: AsyncSession, sha256: str) -> bool:
+async def file_in_use(session: AsyncSession, sha256: str) -> bool:
     """Whether any image row, or any job's recorded references, still names the file."""
     image = await session.scalar(select(Image.id).where(Image.sha256 == sha256).limit(1))
     if image is not None:

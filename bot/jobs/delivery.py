@@ -36,8 +36,10 @@ HTTP_TOO_LARGE = 413
 
 Poster = Callable[[Job, Any, int, str], Awaitable[Any]]
 """A feature's own result message for its kind of job: ``(job, channel, limit, nonce)`` →
-the posted message (called again after a restart if the last run did not record it: it must
-be idempotent up to the post)."""
+the posted message."""
+Recorder = Callable[[Job], Awaitable[None]]
+"""What a feature records when a job of its kind is done, before it is posted (again after
+a restart until the post is recorded: it must be idempotent)."""
 
 
 class Delivery:
@@ -49,10 +51,14 @@ class Delivery:
         self.messages = messages
         self.routes = routes
         self._posters: dict[JobKind, Poster] = {}
+        self._recorders: dict[JobKind, Recorder] = {}
 
-    def add_poster(self, kind: JobKind, poster: Poster) -> None:
-        """Jobs of ``kind`` are delivered by ``poster`` (a training job is no image grid)."""
+    def add_poster(self, kind: JobKind, poster: Poster, recorder: Recorder | None = None) -> None:
+        """Jobs of ``kind`` are delivered by ``poster`` (a training job is no image grid),
+        after ``recorder`` has recorded what the feature keeps of them."""
         self._posters[kind] = poster
+        if recorder is not None:
+            self._recorders[kind] = recorder
 
     async def deliver(self, job_id: str, *, after_restart: bool = False) -> None:
         """Post a finished job's result with its buttons, once, then drop its waiting message.
@@ -68,6 +74,9 @@ class Delivery:
         if not job.images:
             log.error("job %s is done but has no images: nothing to deliver", job.id)
             return
+        recorder = self._recorders.get(JobKind(job.kind))
+        if recorder is not None:
+            await recorder(job)
         channel = self.messages.channel(job.channel_id)
         message = await self._posted_before(channel, job) if after_restart else None
         if message is None:

@@ -51,7 +51,10 @@ def checked_name(name: str | None) -> str:
     try:
         return check_name((name or DEFAULT_NAME).strip())
     except InvalidRequestError as error:
-        raise UserError(str(error).capitalize() + ".", title="Invalid parameter") from None
+        message = str(error)
+        raise UserError(
+            message[:1].upper() + message[1:] + ".", title="Invalid parameter"
+        ) from None
 
 
 def training_prompt(name: str, photos: int) -> str:

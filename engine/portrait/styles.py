@@ -43,14 +43,12 @@ class PortraitStyle:
 BUILTIN_STYLES: dict[str, PortraitStyle] = {
     "studio": PortraitStyle(
         "studio",
-        "{prompt}, professional studio portrait photograph, soft key light, plain grey "
-        "backdrop, 85 mm lens, sharp focus on the eyes",
+        "{prompt}, studio portrait photo, soft light, plain grey backdrop, 85mm",
         description="a studio headshot: soft light, plain backdrop",
     ),
     "oil painting": PortraitStyle(
         "oil painting",
-        "oil painting portrait, {prompt}, visible brush strokes, warm chiaroscuro light, "
-        "classical composition, canvas texture",
+        "oil painting portrait, {prompt}, visible brush strokes, warm chiaroscuro",
         description="a classical oil portrait with brush strokes",
     ),
 }

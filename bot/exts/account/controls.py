@@ -158,6 +158,23 @@ def _references(value: Any) -> str:
     return ", ".join(parts)
 
 
+def _portrait(value: Any) -> str:
+    """Portraits: each cell's likeness; a training: what it learned from."""
+    if "cells" in value:
+        cells = ", ".join(
+            f"{number} " + (f"{cell['similarity']:.2f}" if cell.get("similarity") is not None
+                            else str(cell.get("dropped")))
+            for number, cell in enumerate(value["cells"], 1)
+        )  # fmt: skip
+        kept, total = value.get("with_one_face"), value.get("candidates")
+        return f"{cells} ({kept} of {total} candidates with one clear face)"
+    loss = f", loss {value.get('loss_first')} → {value.get('loss_last')}"
+    return (
+        f"“{value.get('name')}” from {value.get('kept')} of {value.get('photos')} photos, "
+        f"{value.get('steps')} steps{loss}"
+    )
+
+
 EFFECTIVE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("operation", "Operation", str),
     ("size", "Size", _size),
@@ -171,6 +188,7 @@ EFFECTIVE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("tile", "Tile", lambda _: "on"),
     ("negative_prompt", "Negative prompt", lambda v: shorten(str(v), NEGATIVE_MAX)),
     ("references", "References", _references),
+    ("portrait", "Likeness", _portrait),
 )
 """The effective parameters the ✉️ message shows, in order: (key, label, format)."""
 

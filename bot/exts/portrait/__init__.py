@@ -14,4 +14,5 @@ __all__ = ["setup"]
 
 async def setup(bot: FeatureBot) -> None:
     await bot.add_cog(PortraitCommands(bot.deps))
-    bot.deps.runner.delivery.add_poster(JobKind.TRAINING, TrainedPoster(bot.deps))
+    trained = TrainedPoster(bot.deps)
+    bot.deps.runner.delivery.add_poster(JobKind.TRAINING, trained, trained.record)

@@ -91,11 +91,13 @@ class PortraitCommands(
         await interaction.response.defer(ephemeral=True, thinking=True)
         checked = await check_photos(uploads, runner.references)
         kept = [photo for photo in checked if photo.kept]
+        await self._discard([photo for photo in checked if not photo.kept])
         if len(kept) < MIN_PHOTOS:
             note = (
                 f"{len(kept)} of your photos can be learned from; at least {MIN_PHOTOS} are "
                 "needed (you alone, face clearly visible). Nothing was queued."
             )
+            await self._discard(kept)
             await self._answer(interaction, checked, "Not enough usable photos", note, red=True)
             return
         spec = training_spec(
@@ -123,6 +125,7 @@ class PortraitCommands(
             admission = await runner.admit(submission)
         except QueueFullError:
             note = "Your queue is full; wait for a job to finish, then train again."
+            await self._discard(kept)
             await self._answer(interaction, checked, "Queue full", note, red=True)
             return
         note = (
@@ -133,6 +136,16 @@ class PortraitCommands(
         refusal = await runner.launch(admission.job.id)
         if refusal is not None:
             await interaction.followup.send(embed=refusal.embed(), ephemeral=True)
+
+    async def _discard(self, photos: list[CheckedPhoto]) -> None:
+        """Delete stored photos no job will learn from (unless something else uses them)."""
+        for photo in photos:
+            if photo.file is None:
+                continue
+            async with self.deps.db.read() as session:
+                used = await portraits_db.file_in_use(session, photo.file.sha256)
+            if not used:
+                await asyncio.to_thread(self.deps.store.remove, photo.file.path)
 
     def _check_model(self, version: str | None) -> None:
         try:

@@ -18,7 +18,9 @@ from bot.jobs.references import ReferenceFetcher
 from bot.jobs.spec import ReferenceSpec, Role, StoredFile
 from bot.jobs.transfer import pending_upload
 
-__all__ = ["CheckedPhoto", "check_photos", "verdicts_text"]
+__all__ = ["KEPT", "CheckedPhoto", "check_photos", "verdicts_text"]
+
+KEPT = "kept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +29,18 @@ class CheckedPhoto:
     """The upload's file name."""
     verdict: str
     file: StoredFile | None = None
-    """Where it is stored (kept photos only)."""
+    """Where it is stored (if it could be read)."""
 
     @property
     def kept(self) -> bool:
-        return self.file is not None
+        return self.file is not None and self.verdict == KEPT
 
 
 async def check_photos(
     uploads: list[discord.Attachment], references: ReferenceFetcher
 ) -> list[CheckedPhoto]:
-    """Each upload's verdict, in the order given."""
+    """Each upload's verdict, in the order given (each readable one stored: the caller
+    deletes the ones it does not use)."""
     checked: list[CheckedPhoto] = []
     seen: dict[str, str] = {}
     for number, upload in enumerate(uploads, 1):
@@ -59,7 +62,7 @@ async def check_photos(
             continue
         seen[file.sha256] = name
         verdict = await asyncio.to_thread(_verdict, references, stored)
-        checked.append(CheckedPhoto(name, verdict, file if verdict == "kept" else None))
+        checked.append(CheckedPhoto(name, verdict, file))
     return checked
 
 

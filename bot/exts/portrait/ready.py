@@ -1,8 +1,8 @@
 """A finished training job: the portrait's row recorded, then the aligned crops posted with
 how to use it (no buttons: the crops are no picture to vary).
 
-Called by the delivery (``Delivery.add_poster``) after the job's result is stored — again
-after a restart if the last run did not record the post — so the row is written as an upsert.
+Called by the delivery (``Delivery.add_poster``) after the job's result is stored: the row
+first (again after a restart until the post is recorded, so it is an upsert), then the post.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ class TrainedPoster:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    async def __call__(self, job: Job, channel: Any, limit: int, nonce: str) -> Any:
-        work = JobView.of(job).spec.work
-        if not isinstance(work, FaceTraining):
-            raise TypeError(f"job {job.id} is no face training")
+    async def record(self, job: Job) -> None:
+        """The portrait's row (an upsert: again after a restart changes nothing)."""
+        work = _training(job)
         details = job.parameters.get("effective", {}).get("portrait", {})
         async with self.deps.db.session() as session:
             await portraits_db.save_portrait(
@@ -45,6 +44,9 @@ class TrainedPoster:
                     job_id=job.id,
                 ),
             )
+
+    async def __call__(self, job: Job, channel: Any, limit: int, nonce: str) -> Any:
+        work = _training(job)
         label = JobParameters.from_json(job.parameters).label
         text = texts.final_text(job.prompt, label, job.user_id, str(job.mode))
         text += f"\nReady: `/portrait imagine name:{work.name}` (the aligned crops it learned)"
@@ -61,3 +63,10 @@ class TrainedPoster:
             nonce=nonce,
             allowed_mentions=discord.AllowedMentions(users=True),
         )
+
+
+def _training(job: Job) -> FaceTraining:
+    work = JobView.of(job).spec.work
+    if not isinstance(work, FaceTraining):
+        raise TypeError(f"job {job.id} is no face training")
+    return work
