@@ -87,6 +87,9 @@ class MjBot(FeatureBot):
                 mimicbrush=settings.mj_mimicbrush or None,
                 lora_dir=settings.lora_dir,
                 portrait_dir=settings.portrait_dir,
+                controlnets=settings.mj_controlnets,
+                depth_model=settings.mj_depth_model or None,
+                segmenter=settings.mj_segmenter or None,
             )
         )
         log.info("%s", describe_backbone(settings.mj_vgg19 or None))

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     """Reference edits' MimicBrush: a folder laid out like the authors' release or a Hub id
     holding one; ``builtin:mimic`` (random, tests); empty: the fallback on the diffusion
     model."""
+    mj_controlnets: dict[str, str] = Field(default_factory=dict)
+    """Retexture's ControlNets: ``edges``/``depth``/``sketch`` (``-xl`` for SDXL) → a Hub id,
+    folder or file (JSON); the built-in shapes model ships its own edges ControlNet."""
+    mj_depth_model: str = "depth-anything/Depth-Anything-V2-Small-hf"
+    """Retexture's depth estimator (a Hub id or folder; ``builtin:tiny`` for tests)."""
+    mj_segmenter: str = "grabcut"
+    """Change Background's subject finder: ``grabcut`` (no weights), a salient-object model
+    (BiRefNet, RMBG) by Hub id or folder, ``builtin:tiny``, or ``none``."""
     mj_lora_dir: Path | None = None
     """``--lora``'s folder of ``.safetensors`` LoRAs (and ``loras.json``); unset:
     ``MJ_DATA_DIR/loras``."""
@@ -127,7 +135,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("mj_models", mode="before")
+    @field_validator("mj_models", "mj_controlnets", mode="before")
     @classmethod
     def _parse_models(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) and value.strip() else value or {}

@@ -68,6 +68,8 @@ class JobKind(StrEnum):
     """``/portrait train``: a face learned as a LoRA."""
     PORTRAIT = "portrait"
     """``/portrait imagine``: ranked portraits of a trained person."""
+    RETEXTURE = "retexture"
+    BACKGROUND = "background"
 
 
 class JobMode(StrEnum):

@@ -18,6 +18,7 @@ from engine.models import ModelCatalog, ModelRegistry, resolve_device, resolve_d
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
 from engine.scheduler import FairScheduler, SpeedMode, Ticket
 from engine.sizes import size_for_aspect
+from engine.structure.tools import StructureTools
 from engine.transfer import BackboneRegistry
 from engine.transfer.operation import output_size, pixel_budget, transfer_steps
 from engine.worker import DeviceWorker, PendingJob
@@ -34,6 +35,8 @@ UNET_CALLS_PER_GRID = 4 * 30 * 2
 """A 2×2 grid at 30 steps with classifier-free guidance."""
 TRAINING_CALLS_PER_PHOTO_STEP = 3
 """A training step: a U-Net forward and backward (about three forwards) per photo."""
+WORKING_SIZE = (Operation.RETEXTURE, Operation.BACKGROUND)
+"""Operations that bring any image to the model's native area first."""
 PORTRAIT_FUSION_SHARE = 0.5
 """A candidate's face fusion, as a share of rendering it."""
 """Style-transfer steps at native² pixels assumed to cost as much as a 2×2 grid (a VGG19
@@ -67,6 +70,15 @@ class EngineConfig:
     portrait_dir: Path | None = None
     """Where ``/portrait`` keeps each user's portraits (``<owner>/<name>/``): their face LoRAs
     are named ``portrait:<owner>/<name>``; ``None``: no portraits."""
+    controlnets: Mapping[str, str] = field(default_factory=dict)
+    """Retexture's ControlNets (``MJ_CONTROLNETS``): ``edges``/``depth``/``sketch`` (``-xl``
+    for SDXL) → a Hub id, folder or file, or ``builtin:tiny``; see ``engine/controlnets.py``."""
+    depth_model: str | None = "depth-anything/Depth-Anything-V2-Small-hf"
+    """Retexture's depth estimator (``MJ_DEPTH_MODEL``; ``builtin:tiny`` for tests)."""
+    segmenter: str | None = "grabcut"
+    """Change Background's subject finder (``MJ_SEGMENTER``): ``grabcut`` (no weights), a
+    salient-object model (BiRefNet, RMBG) by Hub id or folder, ``builtin:tiny``, or ``none``
+    (the user marks the subject)."""
     mimicbrush: str | None = None
     """Reference edits' MimicBrush (``MJ_MIMICBRUSH``): a folder laid out like the authors'
     release, or ``builtin:mimic`` (tiny, random); ``None``: the fallback on the diffusion
@@ -103,7 +115,7 @@ def estimate_cost(request: GenerationRequest, native: int = 1024) -> float:
         photos = len(request.training.photos)
         steps = request.training.steps or STEPS_PER_PHOTO * photos
         return max(0.01, steps * photos * TRAINING_CALLS_PER_PHOTO_STEP / UNET_CALLS_PER_GRID)
-    if request.operation in (Operation.IMAGINE, Operation.PORTRAIT):
+    if request.operation in (Operation.IMAGINE, Operation.PORTRAIT, *WORKING_SIZE):
         width, height = size_for_aspect(request.aspect, native)
         pixels = width * height
         if request.operation is Operation.PORTRAIT:  # and each candidate's face fusion
@@ -172,6 +184,13 @@ class Engine:
                         dtype=resolve_dtype(config.dtype, device),
                     ),
                     LoraLibrary(config.lora_dir, config.portrait_dir),
+                    StructureTools(
+                        config.controlnets,
+                        depth_model=config.depth_model,
+                        segmenter=config.segmenter,
+                        device=device,
+                        dtype=resolve_dtype(config.dtype, device),
+                    ),
                 )
             )
 

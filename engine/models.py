@@ -73,6 +73,7 @@ class LoadedModel:
     _img2img: Any = field(default=None, repr=False)
     _inpaint: Any = field(default=None, repr=False)
     _references: ReferenceAdapters | None = field(default=None, repr=False)
+    _controlnets: dict[int, Any] = field(default_factory=dict, repr=False)
 
     @property
     def device(self) -> Any:
@@ -104,6 +105,17 @@ class LoadedModel:
             self._inpaint = AutoPipelineForInpainting.from_pipe(self.text2img)
             self._inpaint.set_progress_bar_config(disable=True)
         return self._inpaint
+
+    def controlnet(self, net: Any) -> Any:
+        """The ControlNet pipeline for ``net``, sharing every other module with the model."""
+        key = id(net)
+        if key not in self._controlnets:
+            from diffusers import AutoPipelineForText2Image
+
+            pipe = AutoPipelineForText2Image.from_pipe(self.text2img, controlnet=net)
+            pipe.set_progress_bar_config(disable=True)
+            self._controlnets[key] = pipe
+        return self._controlnets[key]
 
     def references(self) -> ReferenceAdapters:
         """The IP-Adapters for reference images, loaded on first use (worker thread)."""

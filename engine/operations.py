@@ -13,15 +13,14 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from PIL import Image
 
-from engine.canvas import Canvas, feathered, keep_outside, outpaint_canvas
 from engine.chaos import ChaosNoise, initial_latents, noisy_add_noise
 from engine.conditioning import guidance_for_stylize, weird_part
-from engine.display import for_display, for_model
+from engine.display import for_display
 from engine.errors import GPUOutOfMemoryError, InvalidRequestError
 from engine.house_style import (
     DEFAULT_HOUSE_STYLES,
@@ -30,9 +29,20 @@ from engine.house_style import (
     house_conditioning,
     style_strength,
 )
-from engine.inputs import check_request, doubled, effective_references, fit_to_latents, rgb
+from engine.inputs import check_request, effective_references
 from engine.loras import LoraLibrary, applied_loras
 from engine.models import Architecture, LoadedModel
+from engine.plans import (
+    KEEP_SHAPE_STRENGTH,
+    REGION_STRENGTH,
+    SEAM_RADIUS_FRACTION,
+    UPSCALE_STRENGTH,
+    VARIATION_STRENGTH,
+    Control,
+    finish,
+    plan_for,
+    side_multiple,
+)
 from engine.request import (
     EffectiveParameters,
     GenerationRequest,
@@ -40,15 +50,15 @@ from engine.request import (
     Operation,
     Progress,
     ReferenceRole,
-    Strength,
     WeightedText,
 )
 from engine.sampling import StepHooks, capture_x0
-from engine.sizes import SIDE_MULTIPLE, size_for_aspect, tile_multiple
 from engine.tiling import seamless
 
 __all__ = [
+    "KEEP_SHAPE_STRENGTH",
     "REGION_STRENGTH",
+    "SEAM_RADIUS_FRACTION",
     "UPSCALE_STRENGTH",
     "VARIATION_STRENGTH",
     "effective_references",
@@ -59,29 +69,9 @@ __all__ = [
     "steps_for",
 ]
 
-VARIATION_STRENGTH = {Strength.SUBTLE: 0.4, Strength.STRONG: 0.75}
-UPSCALE_STRENGTH = {Strength.SUBTLE: 0.25, Strength.STRONG: 0.45}
 CHAOTIC = frozenset({Operation.IMAGINE, Operation.REGION})
-REGION_STRENGTH = 0.95
-KEEP_SHAPE_STRENGTH = 0.6
-"""A region edit with the subtle strength repaints from the image, not from noise: its shapes
-stay (the reference-edit fallback's Keep shape)."""
-OUTPAINT_STRENGTH = 0.98
-SEAM_RADIUS_FRACTION = 1 / 96
 
 PreviewFn = Callable[[list[Image.Image]], Image.Image | None]
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """The pipeline to call and its operation-specific arguments."""
-
-    pipe: Any
-    kwargs: dict[str, Any]
-    size: tuple[int, int]
-    strength: float | None = None
-    canvas: Canvas | None = None
-    vae_tiling: bool = False
 
 
 def steps_for(model: LoadedModel, request: GenerationRequest) -> int:
@@ -90,14 +80,6 @@ def steps_for(model: LoadedModel, request: GenerationRequest) -> int:
     base = request.steps if request.steps is not None else model.base_steps
     quality = request.quality if request.operation is Operation.IMAGINE else 1.0
     return max(1, round(base * quality))
-
-
-def side_multiple(model: LoadedModel, *, tile: bool) -> int:
-    """What image sides are multiples of: 16, or what ``--tile`` needs on this UNet."""
-    if not tile:
-        return SIDE_MULTIPLE
-    downsamplers = len(model.text2img.unet.config.block_out_channels) - 1
-    return tile_multiple(model.vae_scale_factor, downsamplers)
 
 
 def schedule_steps(steps: int, strength: float | None) -> int:
@@ -129,12 +111,15 @@ def render(
     on_preview: PreviewFn | None = None,
     house: HouseStyles = DEFAULT_HOUSE_STYLES,
     loras: LoraLibrary | None = None,
+    control: Control | None = None,
 ) -> GenerationResult:
-    """Render ``request`` (in the look of ``house``, its ``--lora`` from ``loras``); raises
+    """Render ``request`` (in the look of ``house``, its ``--lora`` from ``loras``; a
+    retexture's structure map and ControlNet in ``control``); raises
     :class:`~engine.errors.EngineError` subclasses."""
     run = functools.partial(
-        _render, model, cancel=cancel, on_progress=on_progress, on_preview=on_preview, house=house
-    )
+        _render, model, cancel=cancel, on_progress=on_progress, on_preview=on_preview,
+        house=house, control=control,
+    )  # fmt: skip
     if not request.loras:
         return run(request)
     if loras is None:
@@ -155,6 +140,7 @@ def _render(
     on_progress: Callable[[Progress], None] | None,
     on_preview: PreviewFn | None,
     house: HouseStyles,
+    control: Control | None = None,
 ) -> GenerationResult:
     import torch
 
@@ -177,7 +163,7 @@ def _render(
         parts.append(weird)
     negative = ", ".join(request.negative)
     # 3. The pipeline for the operation, and its image inputs.
-    plan = _plan(model, request, count)
+    plan = plan_for(model, request, count, control)
     sdxl = model.architecture is Architecture.SDXL
     conditioning = house_conditioning(plan.pipe, parts, negative, count, sdxl, look, strength)
     chaos = _chaos(request, seeds, conditioning, sdxl)
@@ -227,7 +213,7 @@ def _render(
             plan.pipe.vae.disable_tiling()
     # 5. Finish: blend edits into their source, enlarge small models' images for display
     # (engine.display), report 100%.
-    images = [for_display(_finish(request, plan, image), model.native) for image in output.images]
+    images = [for_display(finish(request, plan, image), model.native) for image in output.images]
     if on_progress is not None:
         on_progress(Progress(hooks.steps_run, hooks.steps_run))
     width, height = images[0].size
@@ -249,6 +235,7 @@ def _render(
         quality=request.quality if request.operation is Operation.IMAGINE else 1.0,
         size=(width, height),
         references=_describe_references(request),
+        structure=plan.details or {},
     )
     return GenerationResult(
         tuple(images),
@@ -289,80 +276,6 @@ def _describe_references(request: GenerationRequest) -> dict[str, object]:
         "sw": request.style_weight,
         "cw": request.character_weight,
     }
-
-
-def _plan(model: LoadedModel, request: GenerationRequest, count: int) -> _Plan:
-    operation = request.operation
-    if operation is Operation.IMAGINE:
-        width, height = size_for_aspect(
-            request.aspect, model.native, side_multiple(model, tile=request.tile)
-        )
-        return _Plan(model.text2img, {"width": width, "height": height}, (width, height))
-    source = fit_to_latents(for_model(rgb(request.source), model.native), model.vae_scale_factor)
-    if operation is Operation.VARIATION:
-        strength = VARIATION_STRENGTH[request.strength]
-        return _Plan(
-            model.img2img(),
-            {"image": [source] * count, "strength": strength},
-            source.size,
-            strength,
-        )
-    if operation is Operation.UPSCALE:
-        big = doubled(source, wrap=request.tile)
-        strength = UPSCALE_STRENGTH[request.strength]
-        # Tiled VAE: encoding and decoding 2048² in one piece needs too much memory.
-        return _Plan(
-            model.img2img(),
-            {"image": [big] * count, "strength": strength},
-            big.size,
-            strength,
-            vae_tiling=True,
-        )
-    if operation is Operation.REGION:
-        assert request.mask is not None  # noqa: S101 - checked in check_request
-        mask = request.mask.convert("L").resize(source.size, Image.Resampling.NEAREST)
-        region = KEEP_SHAPE_STRENGTH if request.strength is Strength.SUBTLE else REGION_STRENGTH
-        return _Plan(
-            model.inpaint(),
-            {
-                "image": [source] * count,
-                "mask_image": [mask] * count,
-                "strength": region,
-                "width": source.width,
-                "height": source.height,
-            },
-            source.size,
-            region,
-        )
-    assert request.outpaint is not None  # noqa: S101 - checked in check_request
-    canvas = outpaint_canvas(source, request.outpaint, model.native)
-    return _Plan(
-        model.inpaint(),
-        {
-            "image": [canvas.image] * count,
-            "mask_image": [canvas.mask] * count,
-            "strength": OUTPAINT_STRENGTH,
-            "width": canvas.image.width,
-            "height": canvas.image.height,
-        },
-        canvas.image.size,
-        OUTPAINT_STRENGTH,
-        canvas=canvas,
-    )
-
-
-def _finish(request: GenerationRequest, plan: _Plan, image: Image.Image) -> Image.Image:
-    radius = max(2.0, max(plan.size) * SEAM_RADIUS_FRACTION)
-    if request.operation is Operation.REGION:
-        source = plan.kwargs["image"][0]
-        return keep_outside(source, image, plan.kwargs["mask_image"][0], radius)
-    if request.operation is Operation.OUTPAINT:
-        canvas = plan.canvas
-        assert canvas is not None  # noqa: S101 - outpaint plans carry their canvas
-        keep = Image.new("L", canvas.image.size, 0)
-        keep.paste(255, canvas.box)
-        return Image.composite(canvas.image, image.convert("RGB"), feathered(keep, radius))
-    return image
 
 
 def _free_memory() -> None:

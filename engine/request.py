@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GRID_SIZE",
     "SEED_MODULUS",
+    "BackgroundSpec",
     "EffectiveParameters",
     "FaceTrainingSpec",
     "GenerationRequest",
@@ -30,7 +31,9 @@ __all__ = [
     "Progress",
     "Reference",
     "ReferenceRole",
+    "RetextureSpec",
     "Strength",
+    "StructureKind",
     "Style",
     "TransferOptimizer",
     "TransferSpec",
@@ -188,6 +191,34 @@ class PortraitSpec:
     keep: int = GRID_SIZE
 
 
+class StructureKind(StrEnum):
+    """What Retexture keeps of the source."""
+
+    EDGES = "edges"
+    """Canny edges (OpenCV, no weights): outlines and detail."""
+    DEPTH = "depth"
+    """Relative depth (Depth Anything): the shapes' volumes, not their outlines."""
+    SKETCH = "sketch"
+    """Line art: the strokes of a drawing (or a photo's main lines)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetextureSpec:
+    """``Operation.RETEXTURE`` of the request's ``source``."""
+
+    structure: StructureKind = StructureKind.EDGES
+    strength: int = 50
+    """0–100: how tightly the structure is followed (ControlNet scale and span)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BackgroundSpec:
+    """``Operation.BACKGROUND`` of the request's ``source``: ``subject`` (L, white = keep)
+    given by the user, or ``None`` to find it with the segmenter."""
+
+    subject: Image.Image | None = None
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class GenerationRequest:
     """Everything needed to render one job; the effective values are recorded on the result.
@@ -226,6 +257,8 @@ class GenerationRequest:
     """The reference of ``Operation.MIMIC`` (``source`` and ``mask`` are the edit's)."""
     training: FaceTrainingSpec | None = None
     portrait: PortraitSpec | None = None
+    retexture: RetextureSpec | None = None
+    background: BackgroundSpec | None = None
     steps: int | None = None
     """Overrides the model's step count (benchmarks, tests); ``quality`` scales it."""
     references: tuple[Reference, ...] = ()
@@ -291,6 +324,9 @@ class EffectiveParameters:
     portrait: Mapping[str, Any] = field(default_factory=dict)
     """``Operation.PORTRAIT``'s ranking (each cell's similarity, candidates kept) and
     ``Operation.FACE_TRAINING``'s report (photos, steps, loss)."""
+    structure: Mapping[str, Any] = field(default_factory=dict)
+    """Retexture's structure, ControlNet (or the fallback), scale and span; Change
+    Background's subject share and seam."""
 
     @classmethod
     def without_diffusion_prompt(
@@ -335,6 +371,7 @@ class EffectiveParameters:
         out["transfer"] = dict(self.transfer)
         out["loras"] = dict(self.loras)
         out["portrait"] = dict(self.portrait)
+        out["structure"] = dict(self.structure)
         return out
 
 

@@ -28,6 +28,7 @@ from engine.models import ModelRegistry
 from engine.operations import render
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
 from engine.scheduler import FairScheduler
+from engine.structure.tools import StructureTools
 from engine.transfer import BackboneRegistry, transfer
 
 __all__ = ["DeviceWorker", "PendingJob"]
@@ -69,9 +70,12 @@ class DeviceWorker:
         backbones: BackboneRegistry | None = None,
         mimics: MimicRegistry | None = None,
         loras: LoraLibrary | None = None,
+        structure: StructureTools | None = None,
     ) -> None:
         self.name = name
         self.loras = loras
+        # Retexture's ControlNets and depth, Change Background's subject finder.
+        self.structure = structure or StructureTools(device=registry.device)
         self.house = house
         self.registry = registry
         # Style transfer's feature networks: a transfer never loads a diffusion model.
@@ -171,6 +175,8 @@ class DeviceWorker:
                 self.loras or LoraLibrary(None), cancel=job.cancel, on_progress=progress,
                 on_preview=_grid_preview, house=self.house,
             )  # fmt: skip
+        if operation in (Operation.RETEXTURE, Operation.BACKGROUND):
+            return self._structure_operation(job, progress)
         return render(
             self.registry.get(request.version),
             request,
@@ -180,6 +186,28 @@ class DeviceWorker:
             house=self.house,
             loras=self.loras,
         )
+
+    def _structure_operation(
+        self, job: PendingJob, progress: Callable[[Progress], None] | None
+    ) -> GenerationResult:
+        from engine.structure.operation import run_background, run_retexture
+
+        request = job.request
+        model = self.registry.get(request.version)
+        common: dict[str, Any] = {
+            "cancel": job.cancel, "on_progress": progress, "on_preview": _grid_preview,
+            "house": self.house, "loras": self.loras,
+        }  # fmt: skip
+        tools = self.structure
+        if request.operation is Operation.RETEXTURE:
+            depth = (
+                tools.depth()
+                if request.retexture and request.retexture.structure == "depth"
+                else None
+            )
+            return run_retexture(model, request, tools.controlnets, depth, **common)
+        segmenter = None if request.background and request.background.subject else tools.segmenter()
+        return run_background(model, request, segmenter, **common)
 
     @staticmethod
     def _progress_sender(job: PendingJob) -> Callable[[Progress], None] | None:

@@ -158,6 +158,7 @@ def _build_parser() -> argparse.ArgumentParser:
     mimic_cmd.set_defaults(command="mimic", run=_run_mimic)
 
     _add_portrait(commands)
+    _add_structure(commands)
 
     serve_cmd = commands.add_parser(
         "serve",
@@ -246,3 +247,47 @@ def _run_mimic(args: argparse.Namespace) -> int:
     from bot.cli.mimic import run_mimic
 
     return run_mimic(args)
+
+
+def _add_structure(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    retexture = commands.add_parser(
+        "retexture",
+        help="redraw an image from a prompt, keeping its structure",
+        description="Keep IMAGE's structure (edges, depth or line art, through a ControlNet "
+        "from $MJ_CONTROLNETS; without one, img2img from an edge-preserving start) and take "
+        "the look from PROMPT; write the 2×2 grid (cells at IMAGE's size). The model is "
+        "$MJ_MODEL. Exits 2 on a bad file, prompt or number.",
+    )
+    background = commands.add_parser(
+        "background",
+        help="keep an image's subject and repaint everything around it",
+        description="Keep IMAGE's subject (found by $MJ_SEGMENTER, default grabcut; or "
+        "--mask, white = subject) with its pixels unchanged and repaint the rest from PROMPT; "
+        "write the 2×2 grid (cells at IMAGE's size). Exits 2 on a bad file, mask or prompt.",
+    )
+    for command in (retexture, background):
+        command.add_argument("image", help="the image (a file or a link)")
+        command.add_argument("prompt", help="the new look, in our prompt language")
+        command.add_argument(
+            "--out", type=Path, metavar="FILE", help="the grid (PNG; default: IMAGE-<command>.png)"
+        )
+        command.add_argument("--seed", type=int, default=None, help="first seed (default: random)")
+        command.add_argument("--steps", type=int, metavar="N", help="steps (default: the model's)")
+        command.add_argument("--device", default="auto", help="cuda, mps, cpu or auto")
+    retexture.add_argument(
+        "--structure", choices=("edges", "depth", "sketch"), default="edges",
+        help="what to keep: edges (default), depth (volumes) or sketch (line art)",
+    )  # fmt: skip
+    retexture.add_argument(
+        "--strength", type=int, default=50, metavar="N",
+        help="how tightly the structure is followed, 0–100 (default 50)",
+    )  # fmt: skip
+    background.add_argument("--mask", metavar="MASK", help="the subject (white), IMAGE's size")
+    retexture.set_defaults(command="retexture", run=_run_structure)
+    background.set_defaults(command="background", run=_run_structure)
+
+
+def _run_structure(args: argparse.Namespace) -> int:
+    from bot.cli.structure import run_structure
+
+    return run_structure(args)

@@ -22,7 +22,17 @@ from bot.jobs.modes import speed_mode
 from bot.jobs.progress import JobMessages, ProgressRelay
 from bot.jobs.records import JobView
 from bot.jobs.references import engine_references, read_reference
-from bot.jobs.spec import FaceTraining, JobSpec, Mimic, Portraits, ReferenceSpec, Region, Transfer
+from bot.jobs.spec import (
+    Background,
+    FaceTraining,
+    JobSpec,
+    Mimic,
+    Portraits,
+    ReferenceSpec,
+    Region,
+    Retexture,
+    Transfer,
+)
 from bot.tasks import TaskGroup
 from db import Database, ImageStore, JobStatus, NewImage, writes
 from db import jobs as repo
@@ -129,6 +139,13 @@ class Flights:
             return spec.request(photos=photos, portraits=portraits)
         if isinstance(work, Portraits):
             return spec.request(portraits=portraits)
+        if isinstance(work, Retexture | Background):  # a job's image or a stored upload/link
+            if image is None and isinstance(work.image, ReferenceSpec):
+                image = read_reference(work.image, read)
+            subject = None
+            if isinstance(work, Background) and work.subject is not None:
+                subject = read_reference(work.subject, read)
+            return spec.request(image, subject, engine_references(spec, read))
         if isinstance(work, Transfer):  # the content is a job's image or a stored upload/link
             style = read_reference(work.style, read)
             if image is None and isinstance(work.content, ReferenceSpec):

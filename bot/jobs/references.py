@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING
 
 from bot.errors import UserError
 from bot.fetch import Fetcher, FetchError, check_image_bytes
-from bot.jobs.spec import JobSpec, Mimic, ReferenceSpec, Role, StoredFile, Transfer
+from bot.jobs.spec import (
+    Background,
+    JobSpec,
+    Mimic,
+    ReferenceSpec,
+    Retexture,
+    Role,
+    StoredFile,
+    Transfer,
+)
 from engine.request import Reference
 from engine.style_codes import random_style_code
 from parser import Prompt, parse_one
@@ -117,6 +126,15 @@ class ReferenceFetcher:
             work = replace(work, content=content, style=await stored(work.style))
             if isinstance(content, ReferenceSpec) and _same_file(content, work.style):
                 raise UserError(SAME_IMAGES, title="Identical images")
+        elif isinstance(work, Retexture):
+            if isinstance(work.image, ReferenceSpec):
+                work = replace(work, image=await stored(work.image))
+        elif isinstance(work, Background):
+            image = work.image
+            if isinstance(image, ReferenceSpec):
+                image = await stored(image)
+            subject = await stored(work.subject) if work.subject is not None else None
+            work = replace(work, image=image, subject=subject)
         elif isinstance(work, Mimic):
             image = work.image
             if isinstance(image, ReferenceSpec):

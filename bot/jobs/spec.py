@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.jobs.work import (
+    Background,
     FaceTraining,
     Imagine,
     Mimic,
@@ -22,6 +23,7 @@ from bot.jobs.work import (
     Portraits,
     ReferenceSpec,
     Region,
+    Retexture,
     Role,
     SourceImage,
     StoredFile,
@@ -30,11 +32,11 @@ from bot.jobs.work import (
     Variation,
     Work,
     pair,
-    work_from_json,
-    work_to_json,
 )
+from bot.jobs.work_json import work_from_json, work_to_json
 from engine.loras import LoraUse, portrait_lora
 from engine.request import (
+    BackgroundSpec,
     FaceTrainingSpec,
     GenerationRequest,
     MimicSpec,
@@ -42,6 +44,7 @@ from engine.request import (
     OutpaintSpec,
     PortraitSpec,
     Reference,
+    RetextureSpec,
     Strength,
     Style,
     TransferSpec,
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "Background",
     "FaceTraining",
     "Imagine",
     "JobSpec",
@@ -64,6 +68,7 @@ __all__ = [
     "PromptSettings",
     "ReferenceSpec",
     "Region",
+    "Retexture",
     "Role",
     "SourceImage",
     "StoredFile",
@@ -207,7 +212,8 @@ class JobSpec:
     def pending_references(self) -> tuple[ReferenceSpec, ...]:
         """The references and a style transfer's or reference edit's images not yet fetched
         and stored."""
-        images = self.work.images if isinstance(self.work, Transfer | Mimic) else ()
+        with_images = Transfer | Mimic | Retexture | Background
+        images = self.work.images if isinstance(self.work, with_images) else ()
         return tuple(r for r in (*self.references, *images) if r.pending)
 
     def with_seeds(self, seeds: tuple[int, ...]) -> JobSpec:
@@ -245,7 +251,8 @@ class JobSpec:
         portraits: Path | None = None,
     ) -> GenerationRequest:
         """The engine request, with the stored images already read (``source``, ``mask``,
-        ``references``: see ``bot.jobs.references``; a style transfer's content is ``source``
+        ``references``: see ``bot.jobs.references``; a retexture's or background change's image
+        is ``source`` (and the subject ``mask``); a style transfer's content is ``source``
         and its ``style``; a reference edit's image is ``source``, its ``mask`` and its
         ``reference``; a face training's ``photos``; ``portraits``: where portraits are
         kept); ``seed`` overrides the seeds (``mjbot imagine --seed``)."""
@@ -267,6 +274,12 @@ class JobSpec:
                 raise ValueError("portraits need the folder they are kept in")
             folder = portraits / str(work.owner) / work.name
             portrait = PortraitSpec(folder, portrait_lora(work.owner, work.name))
+        retexture = (
+            RetextureSpec(work.structure, work.strength) if isinstance(work, Retexture) else None
+        )
+        background = None
+        if isinstance(work, Background):  # ``mask`` is the subject (white = keep), if given
+            background, mask = BackgroundSpec(mask), None
         return GenerationRequest(
             operation=work.operation,
             prompt=settings.prompt,
@@ -293,6 +306,8 @@ class JobSpec:
             style=Style(settings.style) if settings.style else None,
             loras=settings.loras,
             portrait=portrait,
+            retexture=retexture,
+            background=background,
         )
 
     def _training_request(
