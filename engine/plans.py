@@ -255,7 +255,7 @@ def _background(
     # Repaint everything but the subject, and a seam's width into it (pasted over after).
     grow = ImageFilter.MinFilter(2 * seam + 1)
     repaint = ImageOps.invert(subject.filter(grow))
-    share = sum(1 for v in subject.getdata() if v) / (source.width * source.height)
+    share = sum(subject.histogram()[128:]) / (source.width * source.height)
     details = {"subject_share": round(share, 4), "seam_px": seam}
     kwargs = {
         "image": [source] * count,

@@ -64,6 +64,12 @@ class Operation(StrEnum):
     PORTRAIT = "portrait"
     """Candidates of a trained person (the prompt names their token and face LoRA), faces
     fused, ranked by likeness; the best ``count`` are the result."""
+    RETEXTURE = "retexture"
+    """``source``'s structure (``retexture.structure``) kept through a ControlNet, its look
+    from the prompt (``engine/structure/``)."""
+    BACKGROUND = "background"
+    """Everything but ``source``'s subject repainted from the prompt; the subject's pixels
+    pasted back exactly."""
 
 
 class Strength(StrEnum):

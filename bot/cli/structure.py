@@ -16,7 +16,8 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.imagine import ProgressBar
 from bot.cli.inputs import InputError, is_link, read_image
@@ -140,9 +141,7 @@ async def _render(args: argparse.Namespace, request: GenerationRequest, image: I
     return 0
 
 
-def _how(command: str, details: dict[str, object] | object) -> str:
-    if not isinstance(details, dict):
-        return ""
+def _how(command: str, details: Mapping[str, Any]) -> str:
     if command == "background":
         return f"subject {float(details.get('subject_share', 0)):.0%} of the image kept"
     if details.get("controlnet"):

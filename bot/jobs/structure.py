@@ -17,6 +17,7 @@ from parser import Prompt
 
 __all__ = [
     "BACKGROUND_LABEL",
+    "NO_SEGMENTER",
     "RETEXTURE_LABEL",
     "STRENGTH_DEFAULT",
     "STRENGTH_RANGE",
@@ -28,6 +29,11 @@ __all__ = [
 
 RETEXTURE_LABEL = "Retexture"
 BACKGROUND_LABEL = "Change Background"
+NO_SEGMENTER = UserError(
+    "This server finds no subjects by itself (MJ_SEGMENTER is none): use /background with a "
+    "mask (a PNG of the image's size, white = keep).",
+    title="Mark the subject",
+)
 STRENGTH_RANGE = (0, 100)
 STRENGTH_DEFAULT = 50
 STRUCTURES = {

@@ -19,6 +19,7 @@ from bot.jobs.runner import RESTARTING, Submission
 from bot.jobs.spec import SourceImage
 from bot.jobs.structure import (
     BACKGROUND_LABEL,
+    NO_SEGMENTER,
     RETEXTURE_LABEL,
     STRENGTH_DEFAULT,
     STRENGTH_RANGE,
@@ -96,6 +97,8 @@ class StructureButtons:
     async def _open(
         self, interaction: discord.Interaction[Any], button: ButtonId, kind: str
     ) -> None:
+        if kind == BACKGROUND and self.deps.settings.mj_segmenter in ("", "none"):
+            raise NO_SEGMENTER
         job = await self._job(button.job_id, button.index)
         form = FormId(kind, job.id, button.index)
         await interaction.response.send_modal(structure_form(form, job.raw_prompt or job.prompt))

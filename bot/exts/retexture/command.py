@@ -22,6 +22,7 @@ from bot.jobs.runner import RESTARTING, Submission
 from bot.jobs.spec import JobSpec, ReferenceSpec, Role
 from bot.jobs.structure import (
     BACKGROUND_LABEL,
+    NO_SEGMENTER,
     RETEXTURE_LABEL,
     STRENGTH_DEFAULT,
     STRUCTURES,
@@ -86,6 +87,8 @@ class StructureCommands(commands.Cog):
         mask: discord.Attachment | None = None,
     ) -> None:
         source = self._image("background", image, image_url)
+        if mask is None and self.deps.settings.mj_segmenter in ("", "none"):
+            raise NO_SEGMENTER
         subject = None
         if mask is not None:
             most = self.deps.fetcher.limits.max_bytes
