@@ -25,7 +25,7 @@ __all__ = ["BUILTIN_TINY", "ControlNetRegistry", "controlnet_key", "tiny_control
 
 BUILTIN_TINY = "builtin:tiny"
 TINY_SEED = 1234
-TINY_ZERO_CONV_STD = 0.05
+TINY_ZERO_CONV_STD = 0.3
 """The tiny ControlNet's output convolutions: random instead of zero, so the control shows."""
 CONDITIONING_CHANNELS = (16, 32, 96, 256)
 

@@ -3,8 +3,9 @@
 The ControlNet starts as a copy of the trained shapes U-Net's encoder (``from_unet``: zero
 output convolutions, so step 0 changes nothing) and learns, with the U-Net and text encoder
 frozen, to follow the Canny edges (``engine.structure.maps.edge_map``) of freshly rendered
-training scenes while the caption decides colours — the velocity loss of the shapes model's
-own scheduler. A fifth of the captions are empty (classifier-free guidance) and attributes are
+training scenes whose objects are moved and resized far beyond the model's own training
+(:data:`SHIFT`, :data:`RADII`) while the caption decides colours — the velocity loss of the
+shapes model's own scheduler. A fifth of the captions are empty (classifier-free guidance) and attributes are
 dropped as in the model's training, so the edges alone carry the layout.
 
 Checkpoints (ControlNet, optimiser, step) go to ``--run`` (an ignored folder) every few
@@ -34,6 +35,22 @@ log = logging.getLogger(__name__)
 
 CONDITIONING_CHANNELS = (16, 32, 64)
 """Three levels: the shapes VAE downsamples 4× (64² images, 16² latents)."""
+SHIFT = 12
+"""Objects move up to this many pixels from their named place, and their radius ranges over
+:data:`RADII` — far wider than the model's own training (±1 px, 10 ± 1): where an object is
+and how big, the edges say; the caption only names it roughly."""
+RADII = (6.0, 16.0)
+
+
+def _scattered(scene: Any, rng: random.Random) -> Any:
+    """``scene`` with its objects moved and resized (the ControlNet's training geometry)."""
+    from dataclasses import replace
+
+    jitter = tuple(
+        (rng.randint(-SHIFT, SHIFT), rng.randint(-SHIFT, SHIFT), rng.uniform(*RADII))
+        for _ in scene.objects
+    )
+    return replace(scene, jitter=jitter)
 
 
 def _conditions(images: Sequence[Any]) -> Any:
@@ -90,7 +107,7 @@ def train_controlnet(
     while step < steps:
         rng = random.Random(f"{seed}-controlnet-{step}")
         torch.manual_seed(rng.getrandbits(63))
-        scenes = [sample_scene(rng, "train", 0.5) for _ in range(batch)]
+        scenes = [_scattered(sample_scene(rng, "train", 0.5), rng) for _ in range(batch)]
         with torch.no_grad():
             latents = vae.encode(image_batch(scenes)).latent_dist.mean * scaling
             texts = captions_for(scenes, rng, drop, unconditional)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from engine.errors import InvalidRequestError
+from engine.request import StructureKind
 from engine.structure.sources import ModelSource, seeded
 
 __all__ = [
@@ -69,12 +69,8 @@ METRIC_MODEL_TYPES = frozenset({"zoedepth", "glpn", "depth_pro"})
 relative inverse depth (near = large)."""
 
 
-class Structure(StrEnum):
-    """What of the source picture a Retexture keeps."""
-
-    EDGES = "edges"
-    DEPTH = "depth"
-    SKETCH = "sketch"
+Structure = StructureKind
+"""What of the source picture a Retexture keeps (the request's enum, under this name)."""
 
 
 def _grey(image: Image.Image) -> Any:

@@ -126,8 +126,8 @@ def run_background(
     if subject is None:
         if segmenter is None:
             raise InvalidRequestError(
-                "no subject finder is configured (MJ_SEGMENTER): mark the subject in the "
-                "editor instead"
+                "no subject finder is configured (MJ_SEGMENTER): give a mask of the subject "
+                "(a PNG of the image's size, white = keep)"
             )
         subject = segmenter.subject(original)
     subject = subject.convert("L").resize(original.size, Image.Resampling.NEAREST)
@@ -135,7 +135,8 @@ def run_background(
     share = sum(subject.histogram()[128:]) / (original.width * original.height)
     if share < MIN_SUBJECT_SHARE:
         raise InvalidRequestError(
-            "no subject found in the image: mark it in the editor (a mask, white = keep)"
+            "no subject found in the image: give a mask of it (a PNG of the image's size, "
+            "white = keep)"
         )
     if share > 1 - MIN_SUBJECT_SHARE:
         raise InvalidRequestError("the subject fills the whole image: there is no background")

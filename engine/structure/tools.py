@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.controlnets import ControlNetRegistry
+from engine.structure.maps import DEFAULT_DEPTH_MODEL
 
 __all__ = ["DEFAULT_DEPTH_MODEL", "DEFAULT_SEGMENTER", "StructureTools"]
 
-DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
 DEFAULT_SEGMENTER = "grabcut"
 """OpenCV's GrabCut around the centre: no weights; a salient-object model does better."""
 

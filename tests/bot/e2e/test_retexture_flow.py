@@ -96,7 +96,7 @@ async def test_retexture_and_background_commands(emu: Emulator, harness: BotHarn
         assert np.abs(pixels[~inner].astype(int) - original[~inner]).mean() > 5
 
 
-@pytest.mark.bot_settings(**NETS)
+@pytest.mark.bot_settings(**NETS, mj_segmenter="builtin:tiny")
 async def test_buttons_under_a_single_image_open_their_forms(
     emu: Emulator, harness: BotHarness
 ) -> None:
