@@ -5,7 +5,8 @@ is blended back into its source (:func:`finish`) — the middle and last steps o
 Retexture keeps the source's structure through a ControlNet whose scale and span grow with
 ``strength`` (:func:`control_settings`); without a ControlNet it falls back to img2img from
 an edge-preserving start (:func:`structure_start`). Change Background inpaints everything but
-the subject (the mask grown by the seam) and pastes the subject back exactly.
+the subject (the mask shrunk by the seam); ``engine.structure.operation`` pastes the subject
+back from the full-size image.
 """
 
 from __future__ import annotations
@@ -78,8 +79,6 @@ class Plan:
     strength: float | None = None
     canvas: Canvas | None = None
     vae_tiling: bool = False
-    subject: Image.Image | None = None
-    """Change Background's subject (L, white = keep), at the plan's size."""
     details: dict[str, Any] | None = None
     """What the effective parameters record of a retexture or background."""
 
@@ -189,12 +188,6 @@ def plan_for(
 def finish(request: GenerationRequest, plan: Plan, image: Image.Image) -> Image.Image:
     """An edit blended into its source: only the asked-for pixels change."""
     radius = max(2.0, max(plan.size) * SEAM_RADIUS_FRACTION)
-    if request.operation is Operation.BACKGROUND:
-        from engine.structure.segment import paste_subject
-
-        source, subject = plan.kwargs["image"][0], plan.subject
-        assert subject is not None  # noqa: S101 - background plans carry their subject
-        return paste_subject(source, image.convert("RGB"), subject, seam_px(plan.size))
     if request.operation is Operation.REGION:
         source = plan.kwargs["image"][0]
         return keep_outside(source, image, plan.kwargs["mask_image"][0], radius)
@@ -264,7 +257,5 @@ def _background(
         "width": source.width,
         "height": source.height,
     }
-    return Plan(
-        model.inpaint(), kwargs, source.size, BACKGROUND_STRENGTH, subject=subject,
-        details=details,
-    )  # fmt: skip
+    # The subject is pasted back by the operation, from the full-size image.
+    return Plan(model.inpaint(), kwargs, source.size, BACKGROUND_STRENGTH, details=details)

@@ -5,8 +5,8 @@ output convolutions, so step 0 changes nothing) and learns, with the U-Net and t
 frozen, to follow the Canny edges (``engine.structure.maps.edge_map``) of freshly rendered
 training scenes whose objects are moved and resized far beyond the model's own training
 (:data:`SHIFT`, :data:`RADII`) while the caption decides colours — the velocity loss of the
-shapes model's own scheduler. A fifth of the captions are empty (classifier-free guidance) and attributes are
-dropped as in the model's training, so the edges alone carry the layout.
+shapes model's own scheduler. A fifth of the captions are empty (classifier-free guidance)
+and attributes are dropped as in the model's training, so the edges alone carry the layout.
 
 Checkpoints (ControlNet, optimiser, step) go to ``--run`` (an ignored folder) every few
 minutes; a later run resumes. ``--export`` writes the ControlNet in diffusers' layout, which the

@@ -72,7 +72,7 @@ def test_background_keeps_the_subject_exactly(folder: Path) -> None:
         folder,
     )
     assert made.returncode == 0, made.stderr
-    assert "subject 23% of the image kept" in made.stdout  # π/4 · 60 · 80 of 144 · 112
+    assert "subject 24% of the image kept" in made.stdout  # π/4 · 61 · 81 of 144 · 112
     source = np.asarray(Image.open(folder / "product.png").convert("RGB"))
     inner = np.asarray(Image.open(folder / "mask.png").filter(ImageFilter.MinFilter(9))) > 127
     with Image.open(folder / "b.png") as grid:

@@ -14,6 +14,7 @@ from engine.controlnets import BUILTIN_TINY, ControlNetRegistry
 from engine.errors import InvalidRequestError
 from engine.models import LoadedModel
 from engine.operations import render
+from engine.plans import control_settings, fallback_strength
 from engine.request import (
     BackgroundSpec,
     GenerationRequest,
@@ -22,7 +23,6 @@ from engine.request import (
     StructureKind,
     WeightedText,
 )
-from engine.plans import control_settings, fallback_strength
 from engine.structure.operation import run_background, run_retexture
 from engine.structure.segment import seam_band
 
