@@ -71,7 +71,7 @@ def test_single_view_rows(routes: Routes) -> None:
         ],
         ["Zoom Out 2x", "Zoom Out 1.5x", "Custom Zoom", "Make Square"],
         ["⬅️", "➡️", "⬆️", "⬇️"],
-        ["Vary (Reference)", "Style Transfer"],
+        ["Vary (Reference)", "Retexture", "Change Background", "Style Transfer"],
     ]
     square = routes.view(Surface.SINGLE, ImageContext(JOB, 2, 256, 256))
     assert "Make Square" not in str(labels(square))
