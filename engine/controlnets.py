@@ -101,13 +101,34 @@ def tiny_controlnet(model: LoadedModel) -> Any:
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(TINY_SEED)
-        net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=channels)
+        net = ControlNetModel.from_unet(
+            unet, conditioning_embedding_out_channels=channels, load_weights_from_unet=False
+        )
+        _copy_encoder(unet, net)
         for block in [*net.controlnet_down_blocks, net.controlnet_mid_block]:
             torch.nn.init.normal_(block.weight, std=TINY_ZERO_CONV_STD)
             torch.nn.init.zeros_(block.bias)
     finally:
         torch.random.set_rng_state(state)
     return net.to(device=model.device, dtype=model.dtype).eval().requires_grad_(False)
+
+
+def _copy_encoder(unet: Any, net: Any) -> None:
+    """The U-Net's encoder weights into the ControlNet's copy of it. A U-Net that has had
+    LoRAs (a ``--lora`` or portrait job) keeps peft's wrappers: their ``base_layer`` weights
+    are the plain ones, and the LoRA weights themselves are left out."""
+    wanted = net.state_dict()
+    plain = {}
+    for key, value in unet.state_dict().items():
+        if "lora_" in key:
+            continue
+        key = key.replace(".base_layer.", ".")
+        if key in wanted and wanted[key].shape == value.shape:
+            plain[key] = value
+    missing = [k for k in wanted if k not in plain and not k.startswith("controlnet_")]
+    if missing:
+        raise ModelLoadError(f"the built-in ControlNet misses U-Net weights: {missing[:3]}")
+    net.load_state_dict(plain, strict=False)
 
 
 def _shipped(model: LoadedModel, structure: str) -> Path | None:

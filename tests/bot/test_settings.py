@@ -41,7 +41,7 @@ def test_settings_lists_every_problem_at_once(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_settings_parse_lists_and_maps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    monkeypatch.setenv("DISCORD_TOKEN", "t0k3n-s3cr3t")
     monkeypatch.setenv("DISCORD_GUILD_IDS", "1, 2,3")
     monkeypatch.setenv("MJ_FETCH_ALLOW_HOSTS", "127.0.0.1:8080, cdn.local")
     monkeypatch.setenv("MJ_MODELS", '{"6": "/models/sdxl", "niji": "/models/anime"}')
@@ -55,12 +55,12 @@ def test_settings_parse_lists_and_maps(monkeypatch: pytest.MonkeyPatch) -> None:
         "niji": "/models/anime",
     }
     assert settings.database_url == "sqlite+aiosqlite:////srv/mj/mjbot.db"
-    assert settings.discord_token.get_secret_value() == "abc"
-    assert "abc" not in repr(settings)
+    assert settings.discord_token.get_secret_value() == "t0k3n-s3cr3t"
+    assert "t0k3n-s3cr3t" not in repr(settings)
 
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DISCORD_TOKEN", "abc")
+    monkeypatch.setenv("DISCORD_TOKEN", "t0k3n-s3cr3t")
     settings = load_settings()
     assert settings.discord_api_base_url == "https://discord.com/api/v10"
     assert settings.discord_gateway_url == "wss://gateway.discord.gg/"

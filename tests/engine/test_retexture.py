@@ -6,6 +6,8 @@ Structure kept on a trained model: ``test_retexture_shapes.py``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -153,3 +155,50 @@ def test_change_background_refuses_without_a_subject(tiny: LoadedModel) -> None:
     )  # fmt: skip
     with pytest.raises(InvalidRequestError, match="no subject found"):
         run_background(tiny, empty)
+
+
+def test_the_built_in_controlnet_builds_after_a_face_training(model_cache: Path) -> None:
+    """A U-Net that had a trained adapter (``/portrait train`` adds one, then deletes it)
+    keeps peft's wrappers; the ControlNet copies the plain weights all the same."""
+    import torch
+    from peft import LoraConfig
+
+    from engine.controlnets import tiny_controlnet
+    from engine.models import load_model
+
+    model = load_model("builtin:tiny", device="cpu", dtype=torch.float32, cache_dir=model_cache)
+    clean = tiny_controlnet(model).state_dict()
+    unet = model.text2img.unet
+    unet.add_adapter(LoraConfig(r=4, target_modules=["to_q", "to_v"]), adapter_name="face")
+    unet.delete_adapters("face")
+    assert any("base_layer" in key for key in unet.state_dict())  # still wrapped
+    again = tiny_controlnet(model).state_dict()
+    assert again.keys() == clean.keys()
+    assert all(torch.equal(again[key], clean[key]) for key in clean)
+
+
+def test_depth_and_sdxl_run_through_their_controlnets(
+    tiny: LoadedModel, tiny_sdxl: LoadedModel
+) -> None:
+    from engine.structure.maps import DepthEstimator
+
+    source = drawing((192, 128))
+    depth = GenerationRequest(
+        operation=Operation.RETEXTURE, prompt=PROMPT, seeds=SEEDS[:1], count=1, steps=3,
+        source=source, retexture=RetextureSpec(StructureKind.DEPTH, 60),
+    )  # fmt: skip
+    nets = ControlNetRegistry({"depth": BUILTIN_TINY, "edges-xl": BUILTIN_TINY})
+    made = run_retexture(tiny, depth, nets, DepthEstimator("builtin:tiny"))
+    assert made.images[0].size == source.size
+    assert made.parameters.structure["structure"] == "depth"
+    assert made.parameters.structure["controlnet"] == BUILTIN_TINY
+    edges = GenerationRequest(
+        operation=Operation.RETEXTURE, prompt=PROMPT, seeds=SEEDS[:1], count=1, steps=3,
+        source=source, retexture=RetextureSpec(StructureKind.EDGES, 60),
+    )  # fmt: skip
+    xl = run_retexture(tiny_sdxl, edges, nets)
+    assert xl.images[0].size == source.size
+    assert xl.parameters.structure["controlnet"] == BUILTIN_TINY
+    # an SDXL model has no SD ControlNet for depth: the fallback, said
+    fallback = run_retexture(tiny_sdxl, depth, nets, DepthEstimator("builtin:tiny"))
+    assert fallback.parameters.structure["controlnet"] is None

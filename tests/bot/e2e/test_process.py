@@ -55,7 +55,8 @@ async def test_readme_main_job_opens_the_local_playground_and_stops_cleanly(
             names = sorted(c["name"] for c in guild["commands"])
             assert names == sorted(
                 {"imagine", "blend", "describe", "settings", "prefer", "fast", "relax", "turbo"}
-                | {"info", "show", "transfer", "mimic", "loras", "portrait"}
+                | {"info", "show", "transfer", "mimic", "loras", "portrait", "retexture"}
+                | {"background"}
             )
             channel = guild["channels"][0]["id"]
             alice = state["users"][0]["id"]
