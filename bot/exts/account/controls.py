@@ -175,6 +175,19 @@ def _portrait(value: Any) -> str:
     )
 
 
+def _structure(value: Any) -> str:
+    """Retexture: what was kept and how; Change Background: the subject's share and seam."""
+    if "subject_share" in value:
+        return f"subject {value['subject_share']:.0%} kept, seam {value.get('seam_px')} px"
+    kept = f"{value.get('structure')} (strength {value.get('strength')})"
+    if value.get("controlnet"):
+        return (
+            f"{kept} via ControlNet {value['controlnet']}, scale {value.get('scale')}, "
+            f"for {value.get('guidance_end', 1.0):.0%} of the steps"
+        )
+    return f"{kept} by the fallback: {value.get('fallback')}"
+
+
 EFFECTIVE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("operation", "Operation", str),
     ("size", "Size", _size),
@@ -189,6 +202,7 @@ EFFECTIVE: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("negative_prompt", "Negative prompt", lambda v: shorten(str(v), NEGATIVE_MAX)),
     ("references", "References", _references),
     ("portrait", "Likeness", _portrait),
+    ("structure", "Structure", _structure),
 )
 """The effective parameters the ✉️ message shows, in order: (key, label, format)."""
 

@@ -76,6 +76,12 @@ async def test_retexture_and_background_commands(emu: Emulator, harness: BotHarn
     assert (job["kind"], work["structure"], work["strength"]) == ("retexture", "edges", 80)
     effective = job["parameters"]["effective"]["structure"]
     assert (effective["controlnet"], effective["scale"]) == ("builtin:tiny", 1.03)
+    await emu.react(grid.id, "✉️", emu.alice)
+    dm = (await emu.wait_for(lambda: emu.dms(emu.alice), 30, what="the ✉️ DM"))[0]
+    assert (
+        "**Structure**: edges (strength 80) via ControlNet builtin:tiny, scale 1.03, "
+        "for 89% of the steps"
+    ) in dm.content.splitlines()
 
     source, mask = product()
     uploads = {
