@@ -1,6 +1,8 @@
 """Vary (Region) and Vary (Reference): a signed link to the web editor, and the job an editor
 submission makes — the image repainted where the user's mask is white, from the prompt (Remix
-may change it) or imitating a reference image (MimicBrush; ``bot.exts.region.reference``)."""
+may change it) or imitating a reference image (MimicBrush; ``bot.exts.region.reference``).
+The editor also serves Change Background where no subject finder is configured: the user
+selects the subject to keep (``background_link``)."""
 
 from __future__ import annotations
 
@@ -25,11 +27,12 @@ from bot.jobs.prompts import check_prompt
 from bot.jobs.records import JobView
 from bot.jobs.references import resolve_random_styles, reuse, wanted_references
 from bot.jobs.runner import Submission
-from bot.jobs.spec import JobSpec, StoredFile
+from bot.jobs.spec import JobSpec, ReferenceSpec, Role, SourceImage, StoredFile
+from bot.jobs.structure import BACKGROUND_LABEL, background_spec
 from bot.preferences import load_preferences
 from bot.ui.custom_ids import ButtonId
 from bot.ui.routing import Placement, Surface
-from db import Job, JobMode, QueueFullError
+from db import Job, JobKind, JobMode, QueueFullError
 from engine.grid import encode_png
 
 __all__ = ["RegionEditor", "setup"]
@@ -149,6 +152,18 @@ class RegionEditor(commands.Cog):
         )
         return self.link_view(grant)
 
+    def background_link(self, job_id: str, index: int, user_id: int) -> discord.ui.View | None:
+        """A Change Background editor link for image ``index`` (1-based) of a job: the user
+        selects the subject to keep and writes the new background (``None`` when the editor
+        is not listening)."""
+        if not self.listening:
+            return None
+        minutes = self.deps.settings.mj_edit_link_minutes
+        grant = EditGrant.issue(
+            job_id, index, user_id, remix=True, background=True, ttl_s=minutes * 60
+        )
+        return self.link_view(grant)
+
     def link_terms(self) -> str:
         minutes = self.deps.settings.mj_edit_link_minutes
         return f"This link is yours and works once, for {minutes} minutes."
@@ -168,6 +183,8 @@ class RegionEditor(commands.Cog):
         if parent.parameters.spec is None:
             return 409, "That job cannot be edited."
         preferences = await load_preferences(deps.db, grant.user_id)
+        if grant.background:
+            return await self._background(grant, parent, mask, form.prompt)
         if grant.reference:
             made = await reference_job(deps, grant, parent, mask, form)
             if isinstance(made, tuple):
@@ -192,6 +209,34 @@ class RegionEditor(commands.Cog):
             child = children.remix(child, JobSpec.from_prompt(prompt), references)
             shown, mode = prompt.canonical, job_mode(prompt, mode)
         return await self._queue(grant, parent, child, shown, mode)
+
+    async def _background(
+        self, grant: EditGrant, parent: JobView, subject: Image.Image, text: str
+    ) -> tuple[int, str] | None:
+        """Change Background: the selection is the subject, the prompt the new background."""
+        deps = self.deps
+        preferences = await load_preferences(deps.db, grant.user_id)
+        text = " ".join(text.split()) or parent.prompt
+        try:
+            [prompt] = await check_prompt(text, preferences, deps.checks, footer="", edited=True)
+        except PromptRefusal as refusal:
+            error = refusal.prompt_error
+            return 400, f"{error.msg}\n{error.render()}"
+        except UserError as refusal:
+            return 400, refusal.message
+        prompt = resolve_random_styles(prompt)
+        stored = await asyncio.to_thread(lambda: deps.store.put(encode_png(subject), "png"))
+        mask = ReferenceSpec(
+            Role.IMAGE,
+            file=StoredFile(stored.path, stored.sha256),
+            width=subject.width,
+            height=subject.height,
+        )
+        index = grant.index - 1
+        spec = background_spec(prompt, SourceImage(parent.id, index), mask)
+        child = children.Child(JobKind.BACKGROUND, BACKGROUND_LABEL, spec, index)
+        mode = job_mode(prompt, preferences.mode)
+        return await self._queue(grant, parent, child, prompt.canonical, mode)
 
     async def _queue(
         self, grant: EditGrant, parent: JobView, child: children.Child, shown: str, mode: JobMode

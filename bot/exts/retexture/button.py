@@ -5,9 +5,10 @@ redrawn as a new 2×2 grid."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, cast
 
 import discord
+from discord.ext import commands
 
 from bot.deps import Deps
 from bot.errors import UserError
@@ -44,6 +45,8 @@ STRENGTH_FIELD = "strength"
 FORM_LIFETIME_S = 15 * 60
 PROMPT_MAX = 4000
 NOT_AVAILABLE = "That image is not available."
+EDITOR_COG = "RegionEditor"
+"""The region feature's cog: its editor lets the user select the subject."""
 
 
 def structure_form(form: FormId, prompt: str) -> discord.ui.Modal:
@@ -82,6 +85,14 @@ def structure_form(form: FormId, prompt: str) -> discord.ui.Modal:
     return modal
 
 
+class SubjectEditor(Protocol):
+    """What Change Background needs of the region feature's cog."""
+
+    def background_link(self, job_id: str, index: int, user_id: int) -> discord.ui.View | None: ...
+
+    def link_terms(self) -> str: ...
+
+
 class StructureButtons:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -98,10 +109,32 @@ class StructureButtons:
         self, interaction: discord.Interaction[Any], button: ButtonId, kind: str
     ) -> None:
         if kind == BACKGROUND and self.deps.settings.mj_segmenter in ("", "none"):
-            raise NO_SEGMENTER
+            await self._subject_in_editor(interaction, button)
+            return
         job = await self._job(button.job_id, button.index)
         form = FormId(kind, job.id, button.index)
         await interaction.response.send_modal(structure_form(form, job.raw_prompt or job.prompt))
+
+    async def _subject_in_editor(
+        self, interaction: discord.Interaction[Any], button: ButtonId
+    ) -> None:
+        """No subject finder: a link to the region editor, where the user selects the subject
+        (the region feature's cog, found by name: either feature works without the other)."""
+        await self._job(button.job_id, button.index)
+        client = self.deps.client
+        found = client.get_cog(EDITOR_COG) if isinstance(client, commands.Bot) else None
+        editor = cast("SubjectEditor | None", found)
+        if editor is None:
+            raise NO_SEGMENTER
+        view = editor.background_link(button.job_id, button.index, interaction.user.id)
+        if view is None:
+            raise NO_SEGMENTER
+        await interaction.response.send_message(
+            f"Select the subject of image #{button.index} to keep and describe the new "
+            f"background, then submit. {editor.link_terms()}",
+            view=view,
+            ephemeral=True,
+        )
 
     async def submit_form(
         self, interaction: discord.Interaction[Any], form: FormId, values: Mapping[str, str]

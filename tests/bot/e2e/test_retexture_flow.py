@@ -179,3 +179,53 @@ async def test_refusals_name_the_input(emu: Emulator, harness: BotHarness) -> No
         "the mask is 40×40 but the image is 160×128: the mask must be the image's size "
         "(white = keep)"
     )
+
+
+@pytest.mark.bot_settings(mj_segmenter="none", mj_steps=4)
+async def test_without_a_subject_finder_the_subject_is_selected_in_the_editor(
+    emu: Emulator, harness: BotHarness
+) -> None:
+    from tests.bot.e2e.test_reference_editor import page_config
+    from tests.bot.e2e.test_region_server import fetch, rectangle_mask, single_image, submit
+
+    single = await single_image(emu, "a red bottle --seed 8")
+    pressed = await emu.click(single.id, custom_id(single, "Change Background"), emu.alice)
+    answer = await emu.response_of(pressed)
+    assert answer["data"]["flags"] & 64  # only for the presser
+    assert answer["data"]["content"].startswith("Select the subject of image #1 to keep")
+    [button] = answer["data"]["components"][0]["components"]
+    url = str(button["url"])
+    status, _, page = await fetch(url)
+    config = page_config(page)
+    assert (status, config["title"], config["background"], config["promptEditable"]) == (
+        200,
+        "Change Background",
+        True,
+        True,
+    )
+    source = image_of(emu, single).convert("RGB")
+    box = (60, 50, 190, 220)
+    subject = rectangle_mask(source.size, box)
+    assert await submit(url, png(subject), "on a snowy mountain top") == (
+        200,
+        {"ok": True, "message": "Submitted — see Discord"},
+    )
+    changed = await wait_result(emu, BACKGROUND)
+    assert changed.content.startswith("**on a snowy mountain top")
+    job = jobs(harness)[-1]
+    assert job["kind"] == "background"
+    assert job["parameters"]["spec"]["background"]["subject"]["path"]  # the selection, stored
+    seam = job["parameters"]["effective"]["structure"]["seam_px"]
+    inner = np.asarray(subject.filter(ImageFilter.MinFilter(4 * seam + 1))) > 127
+    original = np.asarray(source)
+    for cell in cells(image_of(emu, changed)):
+        pixels = np.asarray(cell.convert("RGB"))
+        assert int((pixels[inner] != original[inner]).any(axis=-1).sum()) == 0
+    # a command without a mask is refused at once on such a server
+    refused = await emu.slash(
+        "background",
+        emu.alice,
+        options={"prompt": "a beach"},
+        attachments={"image": ("bottle.png", png(source), "image/png")},
+    )
+    assert (await ephemeral_reply(emu, refused)).embeds[0]["title"] == "Mark the subject"

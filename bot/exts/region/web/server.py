@@ -110,15 +110,16 @@ class EditorServer:
         if await self._used(target.grant):
             return _page_error(409, "This edit was already submitted — see Discord.")
         token = request.match_info["token"]
-        reference = target.grant.reference
+        reference, background = target.grant.reference, target.grant.background
         config = {
             "imageUrl": f"/edit/{token}/image",
             "submitUrl": f"/edit/{token}",
             "prompt": target.job.prompt,
-            "promptEditable": target.grant.remix and not reference,
+            "promptEditable": background or (target.grant.remix and not reference),
             "width": target.image.width,
             "height": target.image.height,
-            "title": "Vary (Reference)" if reference else "Vary (Region)",
+            "title": target.grant.button,
+            "background": background,
             "reference": reference,
             "galleryUrl": f"/edit/{token}/gallery" if reference else None,
             "presetPick": _preset(target.grant),

@@ -48,6 +48,8 @@ class EditGrant:
     (``/mimic`` without a mask stores its image and reference as one job's two images)."""
     keep_shape: bool = False
     """Vary (Reference): Keep shape starts switched on."""
+    background: bool = False
+    """Change Background: the selection is the subject to keep; the rest is repainted."""
 
     @classmethod
     def issue(
@@ -60,11 +62,22 @@ class EditGrant:
         reference: bool = False,
         preset: int | None = None,
         keep_shape: bool = False,
+        background: bool = False,
         ttl_s: int = DEFAULT_TTL_S,
     ) -> EditGrant:
         expires = int(time.time()) + ttl_s
         nonce = secrets.token_hex(16)
-        return cls(job_id, index, user_id, expires, nonce, remix, reference, preset, keep_shape)
+        return cls(
+            job_id, index, user_id, expires, nonce, remix, reference, preset, keep_shape,
+            background,
+        )  # fmt: skip
+
+    @property
+    def button(self) -> str:
+        """The button that made the link."""
+        if self.background:
+            return "Change Background"
+        return "Vary (Reference)" if self.reference else "Vary (Region)"
 
     @property
     def region_job_id(self) -> str:
@@ -101,12 +114,12 @@ def verify(token: str, secret: bytes, *, now: float | None = None) -> EditGrant:
             reference=bool(fields.get("reference", False)),
             preset=None if fields.get("preset") is None else int(fields["preset"]),
             keep_shape=bool(fields.get("keep_shape", False)),
+            background=bool(fields.get("background", False)),
         )
     except (ValueError, KeyError, TypeError):
         raise TokenError("this link is not a valid editor link") from None
     if (time.time() if now is None else now) > grant.expires:
-        button = "Vary (Reference)" if grant.reference else "Vary (Region)"
-        raise TokenError(f"this link has expired; press {button} again for a new one")
+        raise TokenError(f"this link has expired; press {grant.button} again for a new one")
     return grant
 
 

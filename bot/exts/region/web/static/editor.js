@@ -82,6 +82,7 @@
       height: config.height,
       title: typeof config.title === 'string' && config.title ? config.title : 'Vary (Region)',
       reference: config.reference === true,
+      background: config.background === true,
       galleryUrl: typeof config.galleryUrl === 'string' ? config.galleryUrl : null,
       presetPick: typeof config.presetPick === 'string' ? config.presetPick : null,
       keepShape: config.keepShape === true,
@@ -636,6 +637,15 @@
     els.maskHint.textContent = `Power users: your own PNG mask, exactly ${config.width}×${config.height} `
       + 'pixels; white = redraw, black = keep.';
     els.stage.style.setProperty('--aspect', `${config.width} / ${config.height}`);
+    if (config.background) {
+      // Change Background: the selection is what stays; the prompt is the new background.
+      els.help.textContent = 'Drag to select the subject to keep — use Rectangle or Lasso; several '
+        + 'selections add up. Everything else is repainted from the prompt.';
+      els.promptLabel.textContent = 'The new background';
+      els.promptHint.textContent = 'Describe what should surround the subject';
+      els.maskHint.textContent = `Power users: your own PNG mask, exactly ${config.width}×${config.height} `
+        + 'pixels; white = keep (the subject), black = repaint.';
+    }
     if (config.reference) {
       // MimicBrush is guided by the reference, not by text: no prompt to show.
       els.prompt.hidden = true;
