@@ -167,38 +167,9 @@ def builtin_mimic_model(device: str = "cpu", dtype: Any = None) -> MimicModel:
 
 
 def _tiny_depth_model() -> Any:
-    import torch
-    from torch import nn
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+    from engine.tiny_depth import tiny_depth_model
 
-    backbone = Dinov2Config(
-        image_size=28,
-        patch_size=14,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        out_features=["stage1", "stage2"],
-        reshape_hidden_states=False,
-    )
-    config = DepthAnythingConfig(
-        backbone_config=backbone,
-        reassemble_hidden_size=16,
-        reassemble_factors=[2, 1],
-        neck_hidden_sizes=[8, 16],
-        fusion_hidden_size=8,
-        head_hidden_size=8,
-        patch_size=14,
-    )
-    model = DepthAnythingForDepthEstimation(config)
-    # transformers initialises convs with std 0.02: the random depth would be ~1e-8
-    # everywhere; torch's default init makes it vary visibly with the image
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-            module.reset_parameters()
-    with torch.no_grad():
-        model.head.conv3.bias.fill_(1.0)  # keep the final ReLU's input positive
-    return model
+    return tiny_depth_model(28)
 
 
 def full_size_model(device: str, dtype: Any) -> MimicModel:

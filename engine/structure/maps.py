@@ -251,41 +251,12 @@ def _default_dtype(device: str) -> Any:
 def _tiny_depth_estimator() -> tuple[Any, Any]:
     """``builtin:tiny``: a two-layer Depth Anything with random weights and a DPT image
     processor at 56 px (multiples of the 14-pixel patch, aspect ratio kept)."""
-    from torch import nn
-    from transformers import (
-        DepthAnythingConfig,
-        DepthAnythingForDepthEstimation,
-        Dinov2Config,
-        DPTImageProcessorPil,
-    )
+    from transformers import DPTImageProcessorPil
 
-    backbone = Dinov2Config(
-        image_size=TINY_DEPTH_SIDE,
-        patch_size=14,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        out_features=["stage1", "stage2"],
-        reshape_hidden_states=False,
-    )
-    config = DepthAnythingConfig(
-        backbone_config=backbone,
-        reassemble_hidden_size=16,
-        reassemble_factors=[2, 1],
-        neck_hidden_sizes=[8, 16],
-        fusion_hidden_size=8,
-        head_hidden_size=8,
-        patch_size=14,
-    )
+    from engine.tiny_depth import tiny_depth_model
+
     with seeded(TINY_DEPTH_SEED):
-        model = DepthAnythingForDepthEstimation(config)
-        # transformers' conv init (std 0.02) leaves a random depth flat to ~1e-8; torch's
-        # default init makes it follow the image visibly
-        for module in model.modules():
-            if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-                module.reset_parameters()
-    model.head.conv3.bias.data.fill_(1.0)  # keep the head's final ReLU from zeroing it all
+        model = tiny_depth_model(TINY_DEPTH_SIDE)
     processor = DPTImageProcessorPil(
         size={"height": TINY_DEPTH_SIDE, "width": TINY_DEPTH_SIDE},
         keep_aspect_ratio=True,
