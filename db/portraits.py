@@ -14,7 +14,7 @@ from sqlalchemy import String, cast, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import writes
-from db.models import Image, Job, JobKind, Portrait
+from db.models import Image, Job, JobKind, JobStatus, Portrait
 
 __all__ = [
     "Forgotten",
@@ -22,6 +22,7 @@ __all__ = [
     "file_in_use",
     "forget_portrait",
     "get_portrait",
+    "is_training",
     "list_portraits",
     "save_portrait",
     "trains",
@@ -105,6 +106,16 @@ def _training(job: Job) -> dict[str, Any]:
     spec = (job.parameters or {}).get("spec") or {}
     training = spec.get("training")
     return training if isinstance(training, dict) else {}
+
+
+async def is_training(session: AsyncSession, user_id: int, name: str) -> bool:
+    """Whether a training of the user's portrait ``name`` is queued or running."""
+    query = select(Job).where(
+        Job.user_id == user_id,
+        Job.kind == JobKind.TRAINING,
+        Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+    )
+    return any(trains(job, name) for job in (await session.execute(query)).scalars())
 
 
 def trains(job: Job, name: str) -> bool:

@@ -36,9 +36,9 @@ from bot.jobs.references import resolve_random_styles, wanted_references
 from bot.jobs.runner import RESTARTING, Submission
 from bot.jobs.submit import reply_handle, submit
 from bot.preferences import load_preferences
-from db import JobKind, JobStatus, QueueFullError
+from db import JobKind, QueueFullError
 from db import portraits as portraits_db
-from db.models import Job, Portrait
+from db.models import Portrait
 from engine.errors import InvalidRequestError, ModelLoadError, UnknownVersionError
 from engine.models import closed_vocabulary
 from engine.portrait.styles import PortraitStyle, find_style, load_styles
@@ -218,19 +218,8 @@ class PortraitCommands(
         await interaction.edit_original_response(content=text)
 
     async def _training(self, user_id: int, name: str) -> bool:
-        """Whether a training job for ``name`` is queued or running."""
-        from sqlalchemy import select
-
         async with self.deps.db.read() as session:
-            rows = await session.execute(
-                select(Job).where(
-                    Job.user_id == user_id,
-                    Job.kind == JobKind.TRAINING,
-                    Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
-                )
-            )
-            jobs = list(rows.scalars())
-        return any(portraits_db.trains(job, name) for job in jobs)
+            return await portraits_db.is_training(session, user_id, name)
 
     # -- imagine -----------------------------------------------------------------------------
 
