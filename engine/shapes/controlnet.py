@@ -166,8 +166,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     net = train_controlnet(args.run, args.steps, batch=args.batch, learning_rate=args.lr)
-    if args.export is not None:
-        net.save_pretrained(args.export, safe_serialization=True)
+    if args.export is not None:  # float16, like the rest of the shipped model
+        import torch
+
+        net.to(torch.float16).save_pretrained(args.export, safe_serialization=True)
         log.info("exported to %s", args.export)
 
 

@@ -45,7 +45,7 @@ def test_shipped_folder_is_small_float16_clip_format() -> None:
     files = [p for p in SHAPES_FOLDER.rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) <= MAX_MEGABYTES * 2**20
     tensors = [p for p in files if p.suffix == ".safetensors"]
-    assert {p.parent.name for p in tensors} == {"vae", "unet", "text_encoder"}
+    assert {p.parent.name for p in tensors} == {"vae", "unet", "text_encoder", "controlnet-edges"}
     for path in tensors:
         with safe_open(str(path), "pt") as weights:
             assert all(str(weights.get_slice(k).get_dtype()) == "F16" for k in weights.keys())  # noqa: SIM118
