@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot import texts
 from bot.errors import UserError, prompt_refusal
+from bot.jobs.references import resolve_random_styles
 from bot.jobs.spec import version_key
 from bot.moderation import BannedWords
 from bot.preferences import Preferences, parse_with_preferences
@@ -21,7 +22,9 @@ from engine.loras import LoraLibrary, LoraUse
 from engine.models import ModelCatalog
 from parser import Prompt, PromptError, parse
 
-__all__ = ["PromptChecks", "check_prompt"]
+__all__ = ["ONE_PROMPT", "PromptChecks", "check_one_prompt", "check_prompt"]
+
+ONE_PROMPT = "One prompt at a time here (no {…} permutations or --repeat)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,17 @@ async def check_prompt(
         except (UnknownVersionError, InvalidRequestError, ModelLoadError) as error:
             raise UserError(str(error), title="Invalid parameter", footer=footer) from None
     return prompts
+
+
+async def check_one_prompt(
+    text: str, preferences: Preferences, checks: PromptChecks, *, footer: str
+) -> Prompt:
+    """The one prompt ``text`` makes (commands that make one job: no permutations, no
+    ``--repeat``), its ``--sref random`` resolved; :class:`UserError` otherwise."""
+    prompts = await check_prompt(text, preferences, checks, footer=footer)
+    if len(prompts) != 1 or (prompts[0].params.repeat or 1) > 1:
+        raise UserError(ONE_PROMPT, title="Invalid parameter", footer=footer)
+    return resolve_random_styles(prompts[0])
 
 
 def _check_loras(prompt: Prompt, library: LoraLibrary | None) -> None:

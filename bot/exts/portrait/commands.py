@@ -31,8 +31,8 @@ from bot.jobs.portraits import (
     training_prompt,
     training_spec,
 )
-from bot.jobs.prompts import check_prompt
-from bot.jobs.references import resolve_random_styles, wanted_references
+from bot.jobs.prompts import check_one_prompt
+from bot.jobs.references import wanted_references
 from bot.jobs.runner import RESTARTING, Submission
 from bot.jobs.submit import reply_handle, submit
 from bot.preferences import load_preferences
@@ -251,14 +251,7 @@ class PortraitCommands(
             )
         footer = f"/portrait imagine {prompt}"
         preferences = await load_preferences(self.deps.db, user_id)
-        prompts = await check_prompt(prompt, preferences, self.deps.checks, footer=footer)
-        if len(prompts) != 1 or (prompts[0].params.repeat or 1) > 1:
-            raise UserError(
-                "One prompt at a time here (no {…} permutations or --repeat).",
-                title=INVALID,
-                footer=footer,
-            )
-        chosen = resolve_random_styles(prompts[0])
+        chosen = await check_one_prompt(prompt, preferences, self.deps.checks, footer=footer)
         found = await self._style(style, footer)
         spec = portraits_spec(
             chosen,

@@ -13,9 +13,8 @@ from discord.ext import commands
 from bot.deps import Deps
 from bot.errors import UserError
 from bot.jobs.modes import job_mode
-from bot.jobs.prompts import check_prompt
+from bot.jobs.prompts import check_one_prompt
 from bot.jobs.records import JobView, load_job
-from bot.jobs.references import resolve_random_styles
 from bot.jobs.runner import RESTARTING, Submission
 from bot.jobs.spec import SourceImage
 from bot.jobs.structure import (
@@ -148,10 +147,7 @@ class StructureButtons:
         if not text:
             raise UserError("The prompt is empty.", title="Invalid parameter")
         preferences = await load_preferences(self.deps.db, interaction.user.id)
-        prompts = await check_prompt(text, preferences, self.deps.checks, footer=footer)
-        if len(prompts) != 1:
-            raise UserError("One prompt at a time here.", title="Invalid parameter", footer=footer)
-        prompt = resolve_random_styles(prompts[0])
+        prompt = await check_one_prompt(text, preferences, self.deps.checks, footer=footer)
         parent = JobView.of(await self._job(form.job_id, form.index))
         image = SourceImage(parent.id, form.index - 1)
         if retexture:

@@ -14,10 +14,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.deps import Deps
-from bot.errors import UserError
 from bot.jobs.modes import job_mode
-from bot.jobs.prompts import check_prompt
-from bot.jobs.references import resolve_random_styles
+from bot.jobs.prompts import check_one_prompt
 from bot.jobs.runner import RESTARTING, Submission
 from bot.jobs.spec import JobSpec, ReferenceSpec, Role
 from bot.jobs.structure import (
@@ -112,14 +110,7 @@ class StructureCommands(commands.Cog):
         self, interaction: discord.Interaction[Any], footer: str, text: str
     ) -> Prompt:
         preferences = await load_preferences(self.deps.db, interaction.user.id)
-        prompts = await check_prompt(text, preferences, self.deps.checks, footer=footer)
-        if len(prompts) != 1 or (prompts[0].params.repeat or 1) > 1:
-            raise UserError(
-                "One prompt at a time here (no {…} permutations or --repeat).",
-                title="Invalid parameter",
-                footer=footer,
-            )
-        return resolve_random_styles(prompts[0])
+        return await check_one_prompt(text, preferences, self.deps.checks, footer=footer)
 
     async def _submit(
         self,
