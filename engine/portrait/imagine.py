@@ -29,7 +29,7 @@ from engine.operations import render
 from engine.portrait.faces import FaceModels
 from engine.portrait.fusion import fuse_face
 from engine.portrait.library import Portrait, load_best, load_portrait
-from engine.portrait.photos import DOMINANT_RATIO
+from engine.portrait.photos import clear_face
 from engine.portrait.ranking import Candidate, rank_candidates
 from engine.request import (
     GenerationRequest,
@@ -97,10 +97,10 @@ def imagine_portraits(
     for index, image in enumerate(images):
         if cancel is not None and cancel.is_set():
             raise JobCancelledError("cancelled while fusing faces")
-        found = faces.detect(image)
-        if found and (len(found) == 1 or found[0].area >= DOMINANT_RATIO * found[1].area):
+        face = clear_face(faces.detect(image))
+        if face is not None:
             images[index] = fuse_face(
-                model, image, found[0], best, text, seed=result.seeds[index],
+                model, image, face, best, text, seed=result.seeds[index],
                 loras=library, lora=face_lora,
             )  # fmt: skip
         report.fused(index + 1)

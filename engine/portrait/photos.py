@@ -30,6 +30,7 @@ __all__ = [
     "PreparedPhoto",
     "Verdict",
     "align_and_crop",
+    "clear_face",
     "prepare_photo",
     "sharpness",
 ]
@@ -63,14 +64,22 @@ class PreparedPhoto:
     face: Face | None = None
 
 
+def clear_face(found: list[Face]) -> Face | None:
+    """The one face of a picture (faces largest first): the only one, or one at least
+    :data:`DOMINANT_RATIO` times the next in area; ``None`` for none or several."""
+    if not found or (len(found) > 1 and found[0].area < DOMINANT_RATIO * found[1].area):
+        return None
+    return found[0]
+
+
 def prepare_photo(image: Image.Image, faces: FaceModels, side: int = 512) -> PreparedPhoto:
     """``image``'s verdict and, if kept, its aligned crop at ``side``² and embedding."""
     image = image.convert("RGB")
     found = faces.detect(image)
     if not found:
         return PreparedPhoto(Verdict.NO_FACE, "no face found")
-    face = found[0]
-    if len(found) > 1 and face.area < DOMINANT_RATIO * found[1].area:
+    face = clear_face(found)
+    if face is None:
         return PreparedPhoto(Verdict.SEVERAL_FACES, f"{len(found)} faces; use photos of you alone")
     width = face.box[2] - face.box[0]
     if width < MIN_FACE_PX:

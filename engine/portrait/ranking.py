@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from engine.portrait.faces import SAME_PERSON, Face, FaceModels
-from engine.portrait.photos import DOMINANT_RATIO
+from engine.portrait.photos import clear_face
 
 __all__ = ["MIN_FACE_SHARE", "Candidate", "rank_candidates", "similarity"]
 
@@ -54,9 +54,9 @@ def rank_candidates(
         if not found:
             dropped.append(Candidate(index, None, "no face"))
             continue
-        face = found[0]
-        if len(found) > 1 and face.area < DOMINANT_RATIO * found[1].area:
-            dropped.append(Candidate(index, None, f"{len(found)} faces", face))
+        face = clear_face(found)
+        if face is None:
+            dropped.append(Candidate(index, None, f"{len(found)} faces", found[0]))
             continue
         if face.size < MIN_FACE_SHARE * min(image.size):
             dropped.append(Candidate(index, None, "face too small", face))
