@@ -6,22 +6,18 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from engine.config import EngineConfig
 from engine.errors import EngineError, JobCancelledError
-from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
-from engine.loras import LoraLibrary
-from engine.mimic.operation import MimicRegistry
-from engine.models import ModelCatalog, ModelRegistry, resolve_device, resolve_dtype
+from engine.executors import Executor, LocalExecutor
+from engine.models import ModelCatalog, ModelRegistry
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
 from engine.scheduler import FairScheduler, SpeedMode, Ticket
 from engine.sizes import size_for_aspect
-from engine.structure.tools import StructureTools
-from engine.transfer import BackboneRegistry
 from engine.transfer.operation import output_size, pixel_budget, transfer_steps
-from engine.worker import DeviceWorker, PendingJob
+from engine.worker import PendingJob
 
 __all__ = ["Engine", "EngineConfig", "JobHandle", "estimate_cost"]
 
@@ -43,48 +39,6 @@ PORTRAIT_FUSION_SHARE = 0.5
 forward and backward is far cheaper than four UNet evaluations)."""
 
 
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    models: Mapping[str, str] = field(default_factory=lambda: {"default": "builtin:tiny"})
-    """Version key (``default``, ``6.1``, ``niji``, ``niji 6``…) → model source."""
-    devices: tuple[str, ...] = ("auto",)
-    dtype: str = "auto"
-    cache_dir: Path = Path("data/models")
-    single_file_config: Path | None = None
-    sampler: str = "dpm++"
-    starvation_s: float | None = 600.0
-    steps: int | None = None
-    """Sampling steps at ``--q 1`` for every model (default: 30; 8 for built-in models)."""
-    ip_adapter: str = "auto"
-    """IP-Adapter source for reference images: ``auto``, ``builtin:tiny``, a folder or a Hub
-    id laid out like ``h94/IP-Adapter`` (see ``engine/references.py``)."""
-    house_styles: HouseStyles = DEFAULT_HOUSE_STYLES
-    """The default look, applied with a strength from ``--stylize``; ``--style raw`` leaves
-    it out (``engine/house_style.py``)."""
-    vgg19: str | None = None
-    """Style transfer's VGG19 weights (``MJ_VGG19``): a ``.safetensors``/``.pth`` file or a
-    Hub id like ``timm/vgg19.tv_in1k``; ``None``: the built-in random-filter network
-    (``engine/transfer/backbone.py``; announce it with ``describe_backbone``)."""
-    lora_dir: Path | None = None
-    """``--lora``'s folder (``MJ_LORA_DIR``; see ``engine/loras.py``); ``None``: no LoRAs."""
-    portrait_dir: Path | None = None
-    """Where ``/portrait`` keeps each user's portraits (``<owner>/<name>/``): their face LoRAs
-    are named ``portrait:<owner>/<name>``; ``None``: no portraits."""
-    controlnets: Mapping[str, str] = field(default_factory=dict)
-    """Retexture's ControlNets (``MJ_CONTROLNETS``): ``edges``/``depth``/``sketch`` (``-xl``
-    for SDXL) → a Hub id, folder or file, or ``builtin:tiny``; see ``engine/controlnets.py``."""
-    depth_model: str | None = "depth-anything/Depth-Anything-V2-Small-hf"
-    """Retexture's depth estimator (``MJ_DEPTH_MODEL``; ``builtin:tiny`` for tests)."""
-    segmenter: str | None = "grabcut"
-    """Change Background's subject finder (``MJ_SEGMENTER``): ``grabcut`` (no weights), a
-    salient-object model (BiRefNet, RMBG) by Hub id or folder, ``builtin:tiny``, or ``none``
-    (the user marks the subject)."""
-    mimicbrush: str | None = None
-    """Reference edits' MimicBrush (``MJ_MIMICBRUSH``): a folder laid out like the authors'
-    release, or ``builtin:mimic`` (tiny, random); ``None``: the fallback on the diffusion
-    model (``engine/mimic/``; announce it with ``describe_mimic``)."""
-
-
 @dataclass(eq=False)
 class JobHandle:
     """A submitted job: await :attr:`future`; :meth:`cancel` stops it queued or running."""
@@ -98,7 +52,7 @@ class JobHandle:
 
     def position(self) -> int | None:
         """0-based place in the queue, or ``None`` once running or done."""
-        return self._engine.scheduler.position(self.job_id)
+        return self._engine.position(self.job_id)
 
     def estimated_wait(self) -> float | None:
         """Seconds until it starts, from the measured speed; ``None`` once running."""
@@ -146,70 +100,81 @@ def _transfer_cost(request: GenerationRequest, native: int) -> float:
     return max(0.01, width * height / native**2 * steps / TRANSFER_STEPS_PER_GRID)
 
 
+LOCAL_ONLY = frozenset({Operation.FACE_TRAINING, Operation.PORTRAIT})
+"""Operations that read or write the bot's own files (portraits' folders): with remote GPU
+workers configured they still run on this machine's devices."""
+
+
+@dataclass(eq=False)
+class _Lane:
+    """A queue and what runs it."""
+
+    scheduler: FairScheduler
+    executor: Executor
+
+
 class Engine:
-    """Fair scheduler in front of one worker thread per device."""
+    """Fair scheduler in front of an executor: worker threads per local device, or remote GPU
+    workers (``EngineConfig.gpu_urls``; the operations in :data:`LOCAL_ONLY` then keep a
+    local lane of their own)."""
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.catalog = ModelCatalog(config.models)
-        self.scheduler = FairScheduler(starvation_s=config.starvation_s)
         self._jobs: dict[str, PendingJob] = {}
+        self._lane_of: dict[str, _Lane] = {}
         self._lock = threading.Lock()
-        self._workers: list[DeviceWorker] = []
         self._seconds_per_cost = SECONDS_PER_COST_START
-        for spec in config.devices:
-            device = resolve_device(spec)
-            registry = ModelRegistry(
+        local_scheduler = FairScheduler(starvation_s=config.starvation_s)
+        self._local = _Lane(
+            local_scheduler,
+            LocalExecutor(config, self.catalog, local_scheduler, self._claim, self._finished),
+        )
+        self._remote: _Lane | None = None
+        if config.gpu_urls:
+            from engine.remote.client import ServeExecutor
+
+            remote_scheduler = FairScheduler(starvation_s=config.starvation_s)
+            executor = ServeExecutor(
+                config.gpu_urls,
+                config.gpu_token,
+                remote_scheduler,
                 self.catalog,
-                device=device,
-                dtype=resolve_dtype(config.dtype, device),
-                cache_dir=config.cache_dir,
-                single_file_config=config.single_file_config,
-                sampler=config.sampler,
-                steps=config.steps,
-                ip_adapter=config.ip_adapter,
+                self._claim,
+                self._finished,
+                self._give_back,
+                max_attempts=config.gpu_attempts,
             )
-            self._workers.append(
-                DeviceWorker(
-                    device,
-                    registry,
-                    self.scheduler,
-                    self._claim,
-                    self._finished,
-                    config.house_styles,
-                    BackboneRegistry(config.vgg19, device=device),
-                    MimicRegistry(
-                        config.mimicbrush,
-                        device=device,
-                        dtype=resolve_dtype(config.dtype, device),
-                    ),
-                    LoraLibrary(config.lora_dir, config.portrait_dir),
-                    StructureTools(
-                        config.controlnets,
-                        depth_model=config.depth_model,
-                        segmenter=config.segmenter,
-                        device=device,
-                        dtype=resolve_dtype(config.dtype, device),
-                    ),
-                )
-            )
+            self._remote = _Lane(remote_scheduler, executor)
+        self.scheduler = (self._remote or self._local).scheduler
+        """The queue most jobs wait in (the remote one when GPU workers are configured)."""
+
+    @property
+    def executor(self) -> Executor:
+        return (self._remote or self._local).executor
 
     @property
     def registries(self) -> list[ModelRegistry]:
-        """Each device's models (touch them only before :meth:`start` or on its thread)."""
-        return [worker.registry for worker in self._workers]
+        """Each local device's models (touch them only before :meth:`start` or on its
+        thread)."""
+        executor = self._local.executor
+        assert isinstance(executor, LocalExecutor)  # noqa: S101 - the local lane's kind
+        return executor.registries
+
+    def _lanes(self) -> list[_Lane]:
+        return [self._local] if self._remote is None else [self._remote, self._local]
 
     async def start(self, *, warm_up: bool = True) -> None:
-        """Load the default model on every device (off the event loop), then start serving."""
-        if warm_up:
-            for worker in self._workers:
-                await asyncio.to_thread(worker.registry.get, None)
-        for worker in self._workers:
-            worker.start()
+        """Load the default model on every local device (off the event loop; not when remote
+        workers do the rendering), then start serving."""
+        await self._local.executor.start(warm_up=warm_up and self._remote is None)
+        if self._remote is not None:
+            await self._remote.executor.start(warm_up=warm_up)
 
     async def close(self) -> None:
-        """Stop taking jobs; cancel what is queued or running; wait for the threads."""
-        self.scheduler.close()
+        """Stop taking jobs; cancel what is queued or running; wait for them to stop."""
+        for lane in self._lanes():
+            lane.scheduler.close()
         with self._lock:
             pending = list(self._jobs.values())
             self._jobs.clear()
@@ -217,11 +182,8 @@ class Engine:
             job.cancel.set()
             if not job.future.done():
                 job.future.set_exception(JobCancelledError("the engine is shutting down"))
-        for worker in self._workers:
-            if worker.current is not None:
-                worker.current.cancel.set()
-        for worker in self._workers:
-            await asyncio.to_thread(worker.join)
+        for lane in self._lanes():
+            await lane.executor.close()
 
     def submit(
         self,
@@ -237,44 +199,70 @@ class Engine:
         loop = asyncio.get_running_loop()
         job_id = job_id or str(uuid.uuid4())
         cost = estimate_cost(request)
-        job = PendingJob(job_id, request, loop, loop.create_future(), on_progress, cost=cost)
-        with self._lock:
-            self._jobs[job_id] = job
         if interactive is None:
             interactive = request.operation in INTERACTIVE
-        self.scheduler.push(Ticket(job_id, user_id, mode, interactive, cost))
+        ticket = Ticket(job_id, user_id, mode, interactive, cost)
+        job = PendingJob(
+            job_id, request, loop, loop.create_future(), on_progress, cost=cost, ticket=ticket
+        )
+        lane = self._lane_for(request)
+        with self._lock:
+            self._jobs[job_id] = job
+            self._lane_of[job_id] = lane
+        job.future.add_done_callback(lambda _: self._lane_of.pop(job_id, None))
+        lane.scheduler.push(ticket)
+        lane.executor.wake()
         return JobHandle(job_id, job.future, self)
+
+    def _lane_for(self, request: GenerationRequest) -> _Lane:
+        if self._remote is None or request.operation in LOCAL_ONLY:
+            return self._local
+        return self._remote
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; its future fails with :class:`JobCancelledError`."""
+        lane = self._lane_of.get(job_id)
+        if lane is None:
+            return False
         with self._lock:
             job = self._jobs.pop(job_id, None)
-        running = next(
-            (
-                w.current
-                for w in self._workers
-                if w.current is not None and w.current.job_id == job_id
-            ),
-            None,
-        )
-        if job is None and running is None:
-            return False
+        running = lane.executor.running(job_id)
         target = job or running
-        assert target is not None  # noqa: S101 - one of them is set
+        if target is None:
+            return False
         target.cancel.set()  # a running job stops at its next step
-        if self.scheduler.remove(job_id) and not target.future.done():
+        if lane.scheduler.remove(job_id) and not target.future.done():
             target.future.set_exception(JobCancelledError("cancelled while queued"))
+        elif running is not None:
+            lane.executor.cancel(job_id)
         return True
 
+    def position(self, job_id: str) -> int | None:
+        lane = self._lane_of.get(job_id)
+        return None if lane is None else lane.scheduler.position(job_id)
+
     def estimated_wait(self, job_id: str) -> float | None:
-        ahead = self.scheduler.estimated_wait(job_id)
-        if ahead is None:
+        lane = self._lane_of.get(job_id)
+        ahead = None if lane is None else lane.scheduler.estimated_wait(job_id)
+        if lane is None or ahead is None:
             return None
-        return ahead * self._seconds_per_cost / max(1, len(self._workers))
+        return ahead * self._seconds_per_cost / max(1, lane.executor.parallelism)
 
     def _claim(self, job_id: str) -> PendingJob | None:
         with self._lock:
             return self._jobs.pop(job_id, None)
+
+    def _give_back(self, job: PendingJob) -> bool:
+        """A remote run that was refused or lost: the job waits again at the head of its
+        user's queue. ``False`` when it was cancelled meanwhile (nothing to give back)."""
+        lane = self._lane_of.get(job.job_id)
+        if lane is None or job.ticket is None or job.cancel.is_set() or job.future.done():
+            return False
+        with self._lock:
+            self._jobs[job.job_id] = job
+        lane.scheduler.restore(job.ticket)
+        lane.executor.wake()
+        return True
 
     def _finished(self, job: PendingJob, seconds: float) -> None:
         # An exponential average of measured speed keeps queue estimates honest.

@@ -14,6 +14,7 @@ __all__ = [
     "ModelLoadError",
     "UnknownVersionError",
     "UnsupportedFeatureError",
+    "WorkerLostError",
 ]
 
 
@@ -43,3 +44,7 @@ class GPUOutOfMemoryError(EngineError):
 
 class JobCancelledError(EngineError):
     """The job was cancelled before or while it ran."""
+
+
+class WorkerLostError(EngineError):
+    """A remote GPU worker stopped answering during the job too many times in a row."""

@@ -94,6 +94,7 @@ class _Queue:
     def __init__(self, starvation_s: float | None) -> None:
         self.starvation_s = starvation_s
         self.seq = 0
+        self.front = 0  # restored tickets count down from here: ahead of every arrival
         self.joins = 0  # numbers users as they enter a tier, for ties
         self.entries: dict[str, _Entry] = {}
         self.tier_of: dict[str, int] = {}  # the tier a queued ticket is served in now
@@ -115,7 +116,7 @@ class _Queue:
 
     def copy(self) -> "_Queue":
         other = _Queue(self.starvation_s)
-        other.seq, other.joins = self.seq, self.joins
+        other.seq, other.front, other.joins = self.seq, self.front, self.joins
         other.entries = dict(self.entries)
         other.tier_of = dict(self.tier_of)
         other.lanes = {key: deque(lane) for key, lane in self.lanes.items()}
@@ -135,6 +136,20 @@ class _Queue:
         self._enter(ticket.tier, entry)
         if self.starvation_s is not None and ticket.tier > 0:
             self.lanes[ticket.tier, ticket.tier].append((entry.seq, ticket.job_id))
+
+    def restore(self, ticket: Ticket, now: float) -> None:
+        """Put a served ticket back at the head of its user's queue, refunding its cost."""
+        self.front -= 1  # below every arrival number: first in the user's FIFO
+        entry = _Entry(ticket, self.front, now)
+        tier, user = ticket.tier, ticket.user_id
+        self.entries[ticket.job_id] = entry
+        self.tier_of[ticket.job_id] = tier
+        if user in self.active[tier]:
+            vclock, join = self.active[tier][user]
+            self._set_clock(tier, user, vclock - ticket.cost, join)
+        elif user in self.idle[tier]:
+            self.idle[tier][user] -= ticket.cost
+        self._enter(tier, entry)
 
     def remove(self, job_id: str) -> bool:
         entry = self.entries.pop(job_id, None)
@@ -295,6 +310,19 @@ class FairScheduler:
                 if remaining is not None and remaining <= 0:
                     return None
                 self._ready.wait(remaining)
+
+    def restore(self, ticket: Ticket) -> None:
+        """Give back a ticket that was taken but could not run (a remote worker refused it or
+        was lost): it goes to the head of its user's queue and its cost is refunded, so the
+        user keeps their place in the rotation. Not aged from its first arrival."""
+        with self._ready:
+            if self._closed:
+                raise RuntimeError(f"job {ticket.job_id}: the scheduler is closed")
+            if ticket.job_id in self._queue.entries:
+                raise ValueError(f"job {ticket.job_id} is already queued")
+            self._queue.restore(ticket, self._clock())
+            self._ready.notify()
+        log.debug("job %s back at the head of user %s's queue", ticket.job_id, ticket.user_id)
 
     def remove(self, job_id: str) -> bool:
         """Cancel a queued ticket; False if it is not queued (never was, served or removed)."""

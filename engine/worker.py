@@ -27,7 +27,7 @@ from engine.mimic.operation import MimicRegistry, check_mimic_request, run_mimic
 from engine.models import ModelRegistry
 from engine.operations import render
 from engine.request import GenerationRequest, GenerationResult, Operation, Progress
-from engine.scheduler import FairScheduler
+from engine.scheduler import FairScheduler, Ticket
 from engine.structure.tools import StructureTools
 from engine.transfer import BackboneRegistry, transfer
 
@@ -54,6 +54,12 @@ class PendingJob:
     on_progress: Callable[[Progress], None] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     cost: float = 1.0
+    ticket: Ticket | None = None
+    """Its place in the queue, to give back when a remote worker refused or lost it."""
+    attempt: int = 1
+    """Which run this is: a remote worker lost mid-job means another, up to a limit."""
+    dispatch: str | None = None
+    """The current remote run's id; a result for any other run is stale."""
 
 
 class DeviceWorker:

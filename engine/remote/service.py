@@ -1,0 +1,190 @@
+"""The GPU side of protocol v1: run wire requests on a local engine, stream their events.
+
+Framework-free: ``engine.remote.http`` (aiohttp) and ``engine.remote.serve_app`` (Ray Serve)
+put it behind HTTP. The caller decides 401 (:meth:`GpuService.authorized`), 429
+(:meth:`GpuService.admit`) and 400 (:func:`~engine.remote.wire.decode_request` raising
+:class:`~engine.remote.wire.WireError`) before the stream starts; once it has started, every
+outcome is an event. When the client goes away the stream is closed and the job cancelled:
+the engine's step callback stops it within one step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from engine.engine import Engine
+from engine.errors import (
+    EngineError,
+    GPUOutOfMemoryError,
+    InvalidRequestError,
+    JobCancelledError,
+    UnknownVersionError,
+    UnsupportedFeatureError,
+)
+from engine.remote.wire import (
+    PROTOCOL,
+    ErrorCode,
+    decode_request,
+    encode_progress,
+    encode_result,
+    event_line,
+)
+from engine.request import GenerationRequest, Progress
+
+__all__ = ["GpuService", "Run"]
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 1.0
+PREVIEW_INTERVAL_S = 3.0
+HEARTBEAT_S = 2.0
+"""While queued or loading a model, a ``waiting`` event this often: the client tells a slow
+start from a dead worker, and a vanished client is noticed at the next write."""
+
+_REFUSALS = (InvalidRequestError, UnknownVersionError, UnsupportedFeatureError)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A decoded ``POST /v1/run``."""
+
+    request: GenerationRequest
+    job: str
+    dispatch: str
+
+
+class GpuService:
+    """Runs protocol-v1 requests on ``engine`` (its devices), at most ``slots`` at once plus
+    ``backlog`` waiting; more are refused with 429 so the bot keeps them in its fair queue."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        token: str | None,
+        *,
+        slots: int,
+        backlog: int = 0,
+        name: str = "gpu",
+        progress_interval_s: float = PROGRESS_INTERVAL_S,
+        preview_interval_s: float = PREVIEW_INTERVAL_S,
+    ) -> None:
+        if not token:
+            raise ValueError("a GPU service needs a token (MJ_GPU_TOKEN): it runs anyone's jobs")
+        self.engine = engine
+        self._token = token.encode()
+        self.slots = slots
+        self.backlog = backlog
+        self.name = name
+        self.progress_interval_s = progress_interval_s
+        self.preview_interval_s = preview_interval_s
+        self.active = 0
+        self.cancelled = 0
+        """Runs stopped because their client went away (tests and logs read it)."""
+        self.outcomes: dict[str, str] = {}
+        """Dispatch id → ``result``, an error code, or ``gone`` (client went away)."""
+
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header carries the token (constant-time compare)."""
+        scheme, _, token = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), self._token)
+
+    def capacity(self) -> dict[str, Any]:
+        return {
+            "protocol": PROTOCOL,
+            "worker": self.name,
+            "slots": self.slots,
+            "running": self.active,
+            "models": sorted(self.engine.catalog.sources),
+        }
+
+    def admit(self) -> bool:
+        """Take a run if there is room (call :meth:`stream` next, which frees it)."""
+        if self.active >= self.slots + self.backlog:
+            return False
+        self.active += 1
+        return True
+
+    def release(self) -> None:
+        """Give back a slot :meth:`admit` took for a run that never streamed (a bad body)."""
+        self.active -= 1
+
+    @staticmethod
+    def decode(body: Any) -> Run:
+        request, job, dispatch = decode_request(body)
+        return Run(request, job, dispatch)
+
+    async def stream(self, run: Run) -> AsyncGenerator[bytes, None]:
+        """The run's NDJSON events; closing the iterator early cancels the job."""
+        updates: asyncio.Queue[Progress] = asyncio.Queue()
+        handle = self.engine.submit(
+            run.request, job_id=f"{run.job}/{run.dispatch}", on_progress=updates.put_nowait
+        )
+        finished = False
+        try:
+            yield event_line({"event": "accepted", "dispatch": run.dispatch, "worker": self.name})
+            last_progress = last_preview = 0.0
+            while not handle.future.done():
+                getter = asyncio.ensure_future(updates.get())
+                waited: set[asyncio.Future[Any]] = {getter, handle.future}
+                await asyncio.wait(
+                    waited,
+                    timeout=HEARTBEAT_S,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not getter.done():
+                    getter.cancel()
+                    if not handle.future.done():
+                        yield event_line({"event": "waiting"})
+                    continue
+                progress = getter.result()
+                now = time.monotonic()
+                preview = (
+                    progress.preview is not None and now - last_preview >= self.preview_interval_s
+                )
+                if preview or now - last_progress >= self.progress_interval_s:
+                    event = encode_progress(progress, with_preview=preview)
+                    last_progress, last_preview = now, now if preview else last_preview
+                    yield event_line(event)
+            finished = True
+            line = await self._outcome(run, handle.future)
+            self.outcomes[run.dispatch] = json.loads(line).get("code", "result")
+            yield line
+        finally:
+            if not finished:  # the client went away (or the server stops): stop the job
+                self.cancelled += 1
+                self.outcomes[run.dispatch] = "gone"
+                handle.cancel()
+                log.info("run %s/%s: client gone, cancelled", run.job, run.dispatch)
+            self.active -= 1
+
+    async def _outcome(self, run: Run, future: asyncio.Future[Any]) -> bytes:
+        try:
+            result = future.result()
+        except GPUOutOfMemoryError as error:
+            return _error(run, ErrorCode.OOM, error)
+        except _REFUSALS as error:
+            return _error(run, ErrorCode.BAD_REQUEST, error)
+        except JobCancelledError as error:  # shutting down: someone else should run it
+            return _error(run, ErrorCode.WORKER_LOST, error)
+        except EngineError as error:
+            return _error(run, ErrorCode.FAILED, error)
+        encoded = await asyncio.to_thread(encode_result, result)  # PNG encoding: off the loop
+        return event_line({"event": "result", "dispatch": run.dispatch, "result": encoded})
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.engine.close()
+
+
+def _error(run: Run, code: ErrorCode, error: BaseException) -> bytes:
+    return event_line(
+        {"event": "error", "dispatch": run.dispatch, "code": str(code), "message": str(error)}
+    )
