@@ -23,7 +23,7 @@ from bot.moderation import BannedWords
 from bot.ui.routing import Routes
 from db import ImageStore, Limits, disk_space, open_database
 from db.faults import check_writable_folder
-from engine import Engine, EngineConfig
+from engine import Engine
 from engine.describe import DescribeConfig, Describer
 from engine.loras import LoraLibrary
 from engine.mimic.operation import describe_mimic
@@ -74,24 +74,9 @@ class MjBot(FeatureBot):
         if space.low:
             log.warning("low disk space for %s: %s", settings.mj_data_dir, space.describe())
         # 2. The engine loads its default model off the event loop (seconds to minutes).
-        engine = Engine(
-            EngineConfig(
-                models=settings.models,
-                devices=(settings.mj_device,),
-                cache_dir=settings.mj_data_dir / "models",
-                single_file_config=settings.mj_model_config,
-                steps=settings.mj_steps,
-                ip_adapter=settings.mj_ip_adapter,
-                house_styles=settings.house_styles,
-                vgg19=settings.mj_vgg19 or None,
-                mimicbrush=settings.mj_mimicbrush or None,
-                lora_dir=settings.lora_dir,
-                portrait_dir=settings.portrait_dir,
-                controlnets=settings.mj_controlnets,
-                depth_model=settings.mj_depth_model or None,
-                segmenter=settings.mj_segmenter or None,
-            )
-        )
+        engine = Engine(settings.engine_config())
+        if settings.gpu_urls:
+            log.info("rendering on GPU workers at %s", ", ".join(settings.gpu_urls))
         log.info("%s", describe_backbone(settings.mj_vgg19 or None))
         log.info("%s", describe_mimic(settings.mj_mimicbrush or None))
         await engine.start()

@@ -7,9 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from engine.config import EngineConfig
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyle, HouseStyles
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
@@ -108,6 +109,16 @@ class Settings(BaseSettings):
     mj_min_free_disk_mb: int = Field(500, ge=0)
     mj_playground_host: str = "127.0.0.1"
     mj_playground_port: int = Field(8081, ge=0, le=65535)
+    mj_batch: int = Field(1, ge=1, le=64)
+    """Compatible queued grids rendered in one pipeline call (on this machine's GPUs; on a
+    GPU worker: its batch size)."""
+    mj_gpu_url: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Remote GPU workers (``mjbot gpu``): base URLs, comma-separated (``MJ_GPU_URLS`` is
+    the same); empty: render on this machine."""
+    mj_gpu_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mj_gpu_token: SecretStr | None = None
+    """The bearer token between the bot and its GPU workers; required with a GPU URL and
+    by ``mjbot gpu``."""
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -127,6 +138,31 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [int(part) for part in value.replace(" ", "").split(",") if part]
         return value
+
+    @field_validator("mj_gpu_url", "mj_gpu_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            urls = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+            for url in urls:
+                if not url.startswith(("http://", "https://")):
+                    raise ValueError(f"{url!r} is not an http(s) URL like http://gpu-head:8000")
+            return urls
+        return value
+
+    @field_validator("mj_gpu_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _gpu_token_given(self) -> Settings:
+        if self.gpu_urls and self.mj_gpu_token is None:
+            raise ValueError(
+                "MJ_GPU_TOKEN is required with MJ_GPU_URL: the GPU workers run anyone's jobs "
+                "and accept only requests that carry it"
+            )
+        return self
 
     @field_validator("mj_fetch_allow_hosts", mode="before")
     @classmethod
@@ -169,6 +205,36 @@ class Settings(BaseSettings):
             guidance=self.mj_house_guidance,
         )
         return replace(DEFAULT_HOUSE_STYLES, default=default)
+
+    @property
+    def gpu_urls(self) -> tuple[str, ...]:
+        """Every remote GPU worker's base URL (``MJ_GPU_URL`` and ``MJ_GPU_URLS``)."""
+        return tuple(dict.fromkeys([*self.mj_gpu_url, *self.mj_gpu_urls]))
+
+    def engine_config(self, *, local: bool = False) -> EngineConfig:
+        """The engine these settings describe (``local``: ignore the GPU URLs — ``mjbot
+        gpu`` renders here)."""
+        token = self.mj_gpu_token.get_secret_value() if self.mj_gpu_token else None
+        return EngineConfig(
+            models=self.models,
+            devices=(self.mj_device,),
+            cache_dir=self.mj_data_dir / "models",
+            single_file_config=self.mj_model_config,
+            steps=self.mj_steps,
+            ip_adapter=self.mj_ip_adapter,
+            house_styles=self.house_styles,
+            vgg19=self.mj_vgg19 or None,
+            mimicbrush=self.mj_mimicbrush or None,
+            lora_dir=self.lora_dir,
+            portrait_dir=self.portrait_dir,
+            controlnets=self.mj_controlnets,
+            depth_model=self.mj_depth_model or None,
+            segmenter=self.mj_segmenter or None,
+            max_batch=self.mj_batch,
+            gpu_urls=() if local else self.gpu_urls,
+            gpu_token=token,
+            gpu_attempts=self.mj_max_attempts,
+        )
 
     @property
     def min_free_disk(self) -> int:

@@ -47,6 +47,9 @@ class EngineConfig:
     """Change Background's subject finder (``MJ_SEGMENTER``): ``grabcut`` (no weights), a
     salient-object model (BiRefNet, RMBG) by Hub id or folder, ``builtin:tiny``, or ``none``
     (the user marks the subject)."""
+    max_batch: int = 1
+    """Compatible queued grids (same model, size, steps, guidance) a worker renders in one
+    pipeline call (``MJ_BATCH``); 1: one job at a time."""
     gpu_urls: tuple[str, ...] = ()
     """Remote GPU workers (``MJ_GPU_URL``/``MJ_GPU_URLS``): the base URLs of ``mjbot gpu``
     services (``engine.remote``); empty: render on this machine's devices."""

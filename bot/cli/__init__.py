@@ -159,6 +159,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_portrait(commands)
     _add_structure(commands)
+    from bot.cli.gpu import add_gpu  # argparse only: torch and Ray load when it runs
+
+    add_gpu(commands)
 
     serve_cmd = commands.add_parser(
         "serve",

@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.engine import Engine
+from engine.engine import Engine, JobHandle
 from engine.errors import (
     EngineError,
     GPUOutOfMemoryError,
@@ -39,7 +39,7 @@ from engine.remote.wire import (
 )
 from engine.request import GenerationRequest, Progress
 
-__all__ = ["GpuService", "Run"]
+__all__ = ["GpuService", "Run", "Started"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,15 @@ class Run:
     request: GenerationRequest
     job: str
     dispatch: str
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A run queued on the engine."""
+
+    run: Run
+    handle: JobHandle
+    updates: asyncio.Queue[Progress]
 
 
 class GpuService:
@@ -121,12 +130,21 @@ class GpuService:
         request, job, dispatch = decode_request(body)
         return Run(request, job, dispatch)
 
-    async def stream(self, run: Run) -> AsyncGenerator[bytes, None]:
-        """The run's NDJSON events; closing the iterator early cancels the job."""
+    def start(self, run: Run) -> Started:
+        """Queue the run on the engine (call on the event loop; :meth:`events` streams it)."""
         updates: asyncio.Queue[Progress] = asyncio.Queue()
         handle = self.engine.submit(
             run.request, job_id=f"{run.job}/{run.dispatch}", on_progress=updates.put_nowait
         )
+        return Started(run, handle, updates)
+
+    def stream(self, run: Run) -> AsyncGenerator[bytes, None]:
+        """The run's NDJSON events; closing the iterator early cancels the job."""
+        return self.events(self.start(run))
+
+    async def events(self, started: Started) -> AsyncGenerator[bytes, None]:
+        """A started run's NDJSON events; closing the iterator early cancels the job."""
+        run, handle, updates = started.run, started.handle, started.updates
         finished = False
         try:
             yield event_line({"event": "accepted", "dispatch": run.dispatch, "worker": self.name})
@@ -134,11 +152,7 @@ class GpuService:
             while not handle.future.done():
                 getter = asyncio.ensure_future(updates.get())
                 waited: set[asyncio.Future[Any]] = {getter, handle.future}
-                await asyncio.wait(
-                    waited,
-                    timeout=HEARTBEAT_S,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                await asyncio.wait(waited, timeout=HEARTBEAT_S, return_when=asyncio.FIRST_COMPLETED)
                 if not getter.done():
                     getter.cancel()
                     if not handle.future.done():
@@ -162,6 +176,7 @@ class GpuService:
                 self.cancelled += 1
                 self.outcomes[run.dispatch] = "gone"
                 handle.cancel()
+                handle.future.add_done_callback(_retrieved)  # nobody awaits it any more
                 log.info("run %s/%s: client gone, cancelled", run.job, run.dispatch)
             self.active -= 1
 
@@ -182,6 +197,11 @@ class GpuService:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.engine.close()
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _error(run: Run, code: ErrorCode, error: BaseException) -> bytes:

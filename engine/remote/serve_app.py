@@ -1,0 +1,159 @@
+"""The GPU service as a Ray Serve application (``mjbot gpu deploy``); the only module that
+imports Ray (the ``gpu`` extra), and only where it runs: on the GPU cluster.
+
+One replica per GPU (``num_gpus: 1``), each a local :class:`~engine.engine.Engine` on its
+device behind the protocol-v1 :class:`~engine.remote.service.GpuService`:
+
+* ``@serve.multiplexed`` loads a model by the ``serve_multiplexed_model_id`` header (the
+  model's catalog key), so Serve routes a request to a replica that has it loaded;
+* ``@serve.batch`` collects the runs that arrive together and queues them on the engine in
+  one go, where the worker renders compatible ones (same model, size, steps, guidance) in one
+  pipeline call — each keeps its own seeds, prompt and progress stream;
+* a client that goes away (cancel, bot restart) closes the stream: Serve cancels the handler,
+  the stream's ``finally`` cancels the engine job, which stops within one step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ray import serve
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from engine.config import EngineConfig
+from engine.engine import Engine
+from engine.errors import EngineError
+from engine.remote.service import GpuService, Run, Started
+from engine.remote.wire import WireError
+
+__all__ = ["APP_NAME", "ReplicaSettings", "deploy", "gpu_application"]
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "mjbot-gpu"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSettings:
+    """What every replica is built with (sent by ``mjbot gpu deploy``)."""
+
+    engine: EngineConfig
+    token: str
+    batch: int = 4
+    """Runs a replica takes at once (and renders as one batch where compatible)."""
+    replicas: int = 1
+    device: str = "cuda"
+
+
+class GpuReplica:
+    """One GPU's worth of the service."""
+
+    def __init__(self, settings: ReplicaSettings) -> None:
+        self.settings = settings
+        config = replace(
+            settings.engine, devices=(settings.device,), gpu_urls=(), max_batch=settings.batch
+        )
+        self.engine = Engine(config)
+        context = serve.get_replica_context()
+        replica = getattr(context.replica_id, "unique_id", None) or str(context.replica_id)
+        self.service = GpuService(
+            self.engine,
+            settings.token,
+            slots=settings.batch,
+            backlog=settings.batch,  # Serve's router may send one replica more than its share
+            name=f"{replica}@{socket.gethostname()}:{os.getpid()}",
+        )
+        self._started: asyncio.Task[None] | None = None
+
+    async def _start(self) -> None:
+        if self._started is None:
+            self._started = asyncio.ensure_future(self.engine.start(warm_up=False))
+        await asyncio.shield(self._started)
+
+    @serve.multiplexed(max_num_models_per_replica=3)  # type: ignore[untyped-decorator]
+    async def get_model(self, model_id: str) -> str:
+        """Load a model (off the event loop) so this replica is preferred for its requests."""
+        await self._start()
+        version = None if model_id == "default" else model_id
+        await asyncio.to_thread(self.engine.registries[0].get, version)
+        return model_id
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.02)
+    async def _start_together(self, runs: list[Run]) -> list[Started]:
+        return [self.service.start(run) for run in runs]
+
+    async def __call__(self, request: Request) -> Response:
+        if not self.service.authorized(request.headers.get("authorization")):
+            return _json("unauthorized", "missing or wrong bearer token (MJ_GPU_TOKEN)", 401)
+        path = request.url.path.rstrip("/")
+        if path.endswith("/v1/capacity") and request.method == "GET":
+            capacity = self.service.capacity()
+            capacity["slots"] = self.settings.batch * self.settings.replicas
+            return JSONResponse(capacity)
+        if not (path.endswith("/v1/run") and request.method == "POST"):
+            return _json("not_found", f"no {request.method} {path}", 404)
+        if not self.service.admit():
+            return _json("busy", "this replica is full", 429, {"Retry-After": "1"})
+        try:
+            run = self.service.decode(json.loads(await request.body()))
+            key = self.engine.catalog.key_for(run.request.version)
+            wanted = serve.get_multiplexed_model_id() or key
+            if wanted != key:
+                raise WireError(f"the model header says {wanted!r} but the request is for {key!r}")
+            await self.get_model(key)
+        except (WireError, ValueError) as error:
+            self.service.release()
+            return _json("bad_request", str(error), 400)
+        except EngineError as error:  # unknown version, a model that does not load
+            self.service.release()
+            return _json("bad_request", str(error), 400)
+        except BaseException:
+            self.service.release()
+            raise
+        started = await self._start_together(run)
+        return StreamingResponse(self.service.events(started), media_type="application/x-ndjson")
+
+
+def _json(error: str, message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
+
+
+def gpu_application(settings: ReplicaSettings, *, num_gpus: float, num_cpus: float) -> Any:
+    """The Serve application: ``settings.replicas`` replicas of :class:`GpuReplica`."""
+    deployment = serve.deployment(
+        name="GpuReplica",
+        num_replicas=settings.replicas,
+        ray_actor_options={"num_gpus": num_gpus, "num_cpus": num_cpus},
+        # The bot sends at most replicas × batch runs; room for capacity checks besides.
+        max_ongoing_requests=2 * settings.batch + 2,
+        health_check_period_s=2,
+        graceful_shutdown_timeout_s=5,
+    )(GpuReplica)
+    return deployment.bind(settings)
+
+
+def deploy(
+    settings: ReplicaSettings,
+    *,
+    address: str = "auto",
+    host: str = "0.0.0.0",  # noqa: S104 - the bearer token guards it; see README
+    port: int = 8000,
+    num_gpus: float = 1,
+    num_cpus: float = 1,
+) -> None:
+    """Deploy (or update) the application on the running cluster at ``address`` and return;
+    the application keeps running after this driver exits."""
+    import ray
+
+    ray.init(address=address, namespace="mjbot", log_to_driver=False)
+    serve.start(http_options={"host": host, "port": port})
+    application = gpu_application(settings, num_gpus=num_gpus, num_cpus=num_cpus)
+    serve.run(application, name=APP_NAME, route_prefix="/", blocking=False)
+    log.info("%s: %d replicas on %s:%d", APP_NAME, settings.replicas, host, port)
