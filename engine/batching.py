@@ -225,14 +225,16 @@ def render_batch(
                 callback_on_step_end=fan,
                 callback_on_step_end_tensor_inputs=hooks.tensor_inputs,
             )
-    except JobCancelledError as error:
-        return _filled([error if outcome is None else outcome for outcome in outcomes])
+    except JobCancelledError:
+        return _filled(outcomes, lambda: JobCancelledError("cancelled"))
     except torch.cuda.OutOfMemoryError:
         _free_memory()
-        failed = GPUOutOfMemoryError(
-            "the GPU ran out of memory for this batch of jobs; try a smaller size"
+        return _filled(
+            outcomes,
+            lambda: GPUOutOfMemoryError(
+                "the GPU ran out of memory for this batch of jobs; try a smaller size"
+            ),
         )
-        return _filled([failed if outcome is None else outcome for outcome in outcomes])
     finally:
         plan.pipe._interrupt = False
     # 5. Split the images back, finish each member's result like render does.
@@ -368,7 +370,13 @@ def _result(
 
 def _filled(
     outcomes: Sequence[GenerationResult | EngineError | None],
+    error: Callable[[], EngineError] | None = None,
 ) -> list[GenerationResult | EngineError]:
-    filled = [outcome for outcome in outcomes if outcome is not None]
-    assert len(filled) == len(outcomes)  # noqa: S101 - every slot is decided above
+    """The outcomes, each slot still open given its own ``error()``."""
+    filled: list[GenerationResult | EngineError] = []
+    for outcome in outcomes:
+        if outcome is None:
+            assert error is not None  # noqa: S101 - without one, every slot is decided
+            outcome = error()
+        filled.append(outcome)
     return filled
