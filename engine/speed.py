@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -140,7 +140,7 @@ class SpeedReport:
     """The SDPA kernel torch picks for this UNet's attention shapes (``flash``,
     ``memory-efficient``, ``cuDNN``, ``math``; ``flash (CPU)`` on CPU)."""
     warm_up_s: float | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
         parts = [f"speed: {', '.join(self.applied) or 'nothing'} applied ({self.dtype})"]
@@ -180,12 +180,12 @@ def apply_speed(pipe: Any, options: SpeedOptions) -> SpeedReport:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
         applied.append("channels_last")
-    # 3. Fused QKV projections, by a processor that steps aside for LoRA layers.
+    # 3. Fused QKV projections (the separate ones stay, for the calls the fused copy cannot
+    # serve: LoRA layers, IP-Adapter and reference-only attention).
     if options.fused_qkv:
         why = _fuse_qkv(pipe)
         if why is None:
             applied.append("fused_qkv")
-            notes.append("fused_qkv keeps the separate projections too (LoRA, IP-Adapter)")
         else:
             unsupported.append(f"fused_qkv: {why}")
     # 4. SDPA: plain (pre-torch-2) processors moved to it.
@@ -310,8 +310,10 @@ def _guarded_processor_class() -> type:
     from diffusers.models.attention_processor import AttnProcessor2_0, FusedAttnProcessor2_0
 
     class GuardedFusedAttnProcessor2_0(FusedAttnProcessor2_0):  # type: ignore[misc]
-        """Fused QKV, except where a LoRA (peft) wraps a separate projection: the fused
-        copy knows nothing of the adapter, so that call takes the unfused SDPA path."""
+        """Fused QKV, except where a LoRA (peft) wraps a separate projection (the fused copy
+        knows nothing of the adapter) or a self-attention is given other tokens to attend
+        over (reference-only attention; it has no fused key-value layer): those calls take
+        the unfused SDPA path."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -328,8 +330,10 @@ def _guarded_processor_class() -> type:
             temb: Any = None,
         ) -> Any:
             plain = torch.nn.Linear
-            fused = type(attn.to_q) is plain and type(attn.to_k) is plain
-            call = super().__call__ if fused and type(attn.to_v) is plain else self.unfused
+            layer = "to_qkv" if encoder_hidden_states is None else "to_kv"
+            fused = hasattr(attn, layer) and type(attn.to_q) is plain
+            fused = fused and type(attn.to_k) is plain and type(attn.to_v) is plain
+            call = super().__call__ if fused else self.unfused
             return call(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
 
     return GuardedFusedAttnProcessor2_0

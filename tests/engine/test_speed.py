@@ -158,6 +158,30 @@ def test_fused_qkv_honours_a_lora(model_cache: Path) -> None:
     assert _worst(with_lora, plain) > 10
 
 
+def test_fused_qkv_self_attention_over_other_tokens(model_cache: Path) -> None:
+    """Reference-only attention (engine.mimic) gives a self-attention extra tokens to attend
+    over; a fused self-attention has no key-value layer for them: the unfused path runs."""
+    import torch
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    model = _load(model_cache, parse_speed("fused_qkv"))
+    attention = next(
+        m
+        for m in model.text2img.unet.modules()
+        if type(m).__name__ == "Attention" and not m.is_cross_attention
+    )
+    generator = torch.Generator("cpu").manual_seed(0)
+    own = torch.randn(2, 16, attention.to_q.in_features, generator=generator)
+    both = torch.cat([own, torch.randn(own.shape, generator=generator)], dim=1)
+    with torch.no_grad():
+        fused = attention.processor(attention, own, both)
+        unfused = AttnProcessor2_0()(attention, own, both)
+        alone = attention.processor(attention, own)
+        alone_unfused = AttnProcessor2_0()(attention, own)
+    assert torch.equal(fused, unfused)
+    assert torch.allclose(alone, alone_unfused, atol=1e-6)
+
+
 def test_sdpa_is_reported_and_plain_attention_moved_to_it(model_cache: Path) -> None:
     from diffusers.models.attention_processor import AttnProcessor
 
