@@ -7,9 +7,15 @@ encode a 2048² grid (PNG against Pillow's encoder, and the full encodes spent f
 and 0.8 MiB); then where ``mjbot imagine``'s start-up goes (``--only grid|startup``).
 
 GPU: ``--device cuda --arch sd15|sdxl`` builds the full-size architecture with random weights
-(no download) in fp16/bf16 and prints seconds per 2×2 grid and it/s.
+(no download) in fp16/bf16 and prints seconds per 2×2 grid and it/s; ``--speed LIST`` applies
+the speed options (``engine.speed``) to the model first.
+
+``--compare`` (``bench/speed.py``): in one run on the same card, seconds per 2×2 grid of plain
+diffusers defaults against ``--speed`` (all options unless given) for SD 1.5-class 512²/20
+steps and SDXL-class 1024²/30 steps (``--arch both``, the default there), and the ratio.
 
 Run: .venv/bin/python bench/engine.py [--device cuda --arch sdxl] [--runs N] [--steps N]
+     .venv/bin/python bench/engine.py --compare --device cuda [--speed bf16,compile]
 """
 
 from __future__ import annotations
@@ -336,9 +342,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     cli.add_argument("--device", default="cpu")
-    cli.add_argument("--arch", choices=("tiny", "sd15", "sdxl"), default="tiny")
+    cli.add_argument("--arch", choices=("tiny", "sd15", "sdxl", "both"), default=None)
     cli.add_argument("--runs", type=int, default=5)
-    cli.add_argument("--steps", type=int, default=30)
+    cli.add_argument("--steps", type=int, default=None, help="default 30 (--compare: 20/30)")
+    cli.add_argument("--speed", default=None, help="speed options, e.g. bf16,compile")
+    cli.add_argument("--compare", action="store_true", help="defaults vs --speed (GPU)")
+    cli.add_argument("--size", type=int, default=None, help="--compare: image side")
+    cli.add_argument("--compile-mode", default=None, help="--compare: torch.compile mode")
     cli.add_argument("--aspect", default="1:1", help="W:H of the grid images")
     cli.add_argument("--only", choices=("render", "grid", "startup"), default=None)
     args = cli.parse_args()
@@ -348,6 +358,28 @@ def main() -> None:
     if args.only == "startup":
         bench_startup()
         return
+    if args.compare:
+        from bench.speed import run
+        from engine.speed import ALL_OPTIONS
+
+        archs = ["sd15", "sdxl"] if args.arch in (None, "both") else [args.arch]
+        if "tiny" in archs:
+            cli.error("--compare times the full-size sd15 and sdxl architectures")
+        speed = ALL_OPTIONS if args.speed is None else args.speed
+        run(
+            archs,
+            args.device,
+            speed,
+            size=args.size,
+            steps=args.steps,
+            runs=args.runs,
+            compile_mode=args.compile_mode,
+        )
+        return
+    args.arch = args.arch or "tiny"
+    if args.arch == "both":
+        cli.error("--arch both is for --compare")
+    args.steps = args.steps or 30
 
     import diffusers.utils.logging
     import torch
@@ -357,22 +389,31 @@ def main() -> None:
     from engine.models import load_model, prepare_model, resolve_dtype
     from engine.request import GenerationRequest, WeightedText
     from engine.sizes import size_for_aspect
+    from engine.speed import parse_speed
 
     torch.set_grad_enabled(False)
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
-    dtype = resolve_dtype("auto", args.device)
+    speed = parse_speed(args.speed or "")
+    dtype = speed.dtype_for(resolve_dtype("auto", args.device))
     started = time.perf_counter()
     if args.arch == "tiny":
         model = load_model(
-            "builtin:tiny", device=args.device, dtype=dtype, cache_dir=Path(tempfile.mkdtemp())
+            "builtin:tiny",
+            device=args.device,
+            dtype=dtype,
+            cache_dir=Path(tempfile.mkdtemp()),
+            speed=speed,
         )
     else:
         model = prepare_model(
             full_size_pipeline(args.arch, args.device, dtype),
             f"random:{args.arch}",
             device=args.device,
+            speed=speed,
         )
+    if model.speed is not None:
+        print(model.speed.describe())
     print(
         f"model {model.source} ({model.architecture}, native {model.native}) on "
         f"{args.device} {dtype}: built in {time.perf_counter() - started:.1f} s"

@@ -19,6 +19,7 @@ from engine.tiny import TINY_SOURCES, ensure_tiny_model
 
 if TYPE_CHECKING:
     from engine.references import ReferenceAdapters
+    from engine.speed import SpeedOptions, SpeedReport
 
 __all__ = [
     "DEFAULT_VERSION",
@@ -70,6 +71,8 @@ class LoadedModel:
     closed_vocabulary: bool = False
     """The model knows only the words of its training captions (``builtin:shapes``): no house
     style is added to its prompts (words it never learned, past its 32-token context)."""
+    speed: SpeedReport | None = None
+    """What the speed options did to it (``None``: none were asked for)."""
     _img2img: Any = field(default=None, repr=False)
     _inpaint: Any = field(default=None, repr=False)
     _references: ReferenceAdapters | None = field(default=None, repr=False)
@@ -174,6 +177,7 @@ def load_model(
     sampler: str = "dpm++",
     steps: int | None = None,
     ip_adapter: str = "auto",
+    speed: SpeedOptions | None = None,
 ) -> LoadedModel:
     """Load ``source``: ``builtin:shapes`` (the trained model in the package),
     ``builtin:tiny[-sdxl]``, a diffusers folder, a ``.safetensors``/``.ckpt`` checkpoint (with
@@ -183,6 +187,7 @@ def load_model(
 
     builtin = source in TINY_SOURCES
     path = Path(source).expanduser()
+    dtype = dtype if speed is None else speed.dtype_for(dtype)
     try:
         if source == SHAPES_SOURCE:
             if not (SHAPES_FOLDER / "model_index.json").exists():
@@ -216,7 +221,9 @@ def load_model(
         steps = BASE_STEPS["builtin"]
     if steps is None and source == SHAPES_SOURCE:
         steps = BASE_STEPS["shapes"]
-    model = prepare_model(pipe, source, device=device, sampler=sampler, base_steps=steps)
+    model = prepare_model(
+        pipe, source, device=device, sampler=sampler, base_steps=steps, speed=speed
+    )
     model.adapter_source = adapter_source_for(source, ip_adapter)
     model.cache_dir = cache_dir
     model.closed_vocabulary = closed_vocabulary(source)
@@ -239,10 +246,17 @@ def _declares_closed_vocabulary(source: str) -> bool:
 
 
 def prepare_model(
-    pipe: Any, source: str, *, device: str, sampler: str = "dpm++", base_steps: int | None = None
+    pipe: Any,
+    source: str,
+    *,
+    device: str,
+    sampler: str = "dpm++",
+    base_steps: int | None = None,
+    speed: SpeedOptions | None = None,
 ) -> LoadedModel:
     """Wrap a text-to-image pipeline for the engine: detect its architecture, set the
-    sampler, move it to ``device``. ``base_steps`` defaults to the architecture's."""
+    sampler, move it to ``device``, apply the ``speed`` options (compile warm-up included,
+    at the native size). ``base_steps`` defaults to the architecture's."""
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     if isinstance(pipe, StableDiffusionXLPipeline):
@@ -259,6 +273,12 @@ def prepare_model(
     pipe = pipe.to(device)
     native = int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
     steps = base_steps if base_steps is not None else BASE_STEPS[architecture.value]
+    report = None
+    if speed is not None and speed.names:
+        from engine.speed import speed_up
+
+        report = speed_up(pipe, speed, (native, native))
+        log.info("%s: %s", source, report.describe())
     log.info(
         "loaded %s (%s, native %d px) on %s as %s",
         source,
@@ -267,7 +287,7 @@ def prepare_model(
         device,
         pipe.unet.dtype,
     )
-    return LoadedModel(source, pipe, architecture, native, steps)
+    return LoadedModel(source, pipe, architecture, native, steps, speed=report)
 
 
 def _load_single_file(path: Path, dtype: Any, config: Path | None) -> Any:
@@ -345,12 +365,14 @@ class ModelRegistry:
         sampler: str = "dpm++",
         steps: int | None = None,
         ip_adapter: str = "auto",
+        speed: SpeedOptions | None = None,
     ) -> None:
         self.catalog = catalog
+        self.speed = speed
         self.ip_adapter = ip_adapter
         self.steps = steps
         self.device = device
-        self.dtype = dtype
+        self.dtype = dtype if speed is None else speed.dtype_for(dtype)
         self.cache_dir = cache_dir
         self.single_file_config = single_file_config
         self.sampler = sampler
@@ -372,6 +394,7 @@ class ModelRegistry:
                 sampler=self.sampler,
                 steps=self.steps,
                 ip_adapter=self.ip_adapter,
+                speed=self.speed,
             )
             # A model is millions of long-lived Python objects (modules, parameters, the
             # libraries imported for it): every full garbage collection walked them all,
