@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.config import EngineConfig
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyle, HouseStyles
+from engine.speed import SpeedOptions, parse_speed
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -109,6 +110,8 @@ class Settings(BaseSettings):
     mj_min_free_disk_mb: int = Field(500, ge=0)
     mj_playground_host: str = "127.0.0.1"
     mj_playground_port: int = Field(8081, ge=0, le=65535)
+    mj_speed: Annotated[SpeedOptions, NoDecode] = Field(default_factory=SpeedOptions)
+    """GPU speed options, a comma list: bf16, channels_last, fused_qkv, sdpa, compile."""
     mj_batch: int = Field(1, ge=1, le=64)
     """Compatible queued grids rendered in one pipeline call (on this machine's GPUs; on a
     GPU worker: its batch size)."""
@@ -138,6 +141,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [int(part) for part in value.replace(" ", "").split(",") if part]
         return value
+
+    @field_validator("mj_speed", mode="before")
+    @classmethod
+    def _parse_speed(cls, value: Any) -> Any:
+        return parse_speed(value) if isinstance(value, str) else value
 
     @field_validator("mj_gpu_url", "mj_gpu_urls", mode="before")
     @classmethod
@@ -230,6 +238,7 @@ class Settings(BaseSettings):
             controlnets=self.mj_controlnets,
             depth_model=self.mj_depth_model or None,
             segmenter=self.mj_segmenter or None,
+            speed=self.mj_speed,
             max_batch=self.mj_batch,
             gpu_urls=() if local else self.gpu_urls,
             gpu_token=token,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from engine.conditioning import guidance_for_stylize, weird_part
+from engine.conditioning import weird_part
 from engine.display import for_display
 from engine.errors import EngineError, GPUOutOfMemoryError, InvalidRequestError, JobCancelledError
 from engine.house_style import (
@@ -25,22 +25,21 @@ from engine.house_style import (
     HouseStyle,
     HouseStyles,
     house_conditioning,
-    style_strength,
 )
 from engine.inputs import check_request, effective_references
 from engine.models import Architecture, LoadedModel
 from engine.operations import (
     PreviewFn,
-    _chaos,
-    _describe_references,
-    _free_memory,
+    chaos_noise,
+    effective_parameters,
     effective_stop,
+    free_memory,
+    request_look,
     schedule_steps,
     steps_for,
 )
 from engine.plans import Plan, finish, plan_for
 from engine.request import (
-    EffectiveParameters,
     GenerationRequest,
     GenerationResult,
     Operation,
@@ -106,7 +105,7 @@ def batch_key(
         return None
     try:
         check_request(request)
-        _, _, guidance = _look(model, request, house)
+        _, _, guidance = request_look(model, request, house)
         plan = plan_for(model, request, request.count)
     except EngineError:
         return None
@@ -196,7 +195,7 @@ def render_batch(
         for name in first.conditioning
     }
     # 3. --chaos (one strength, per-image seeded noise) and the step hooks.
-    chaos = _chaos(first.request, seeds, conditioning, sdxl)
+    chaos = chaos_noise(first.request, seeds, conditioning, sdxl)
     if chaos is not None:
         from engine.chaos import initial_latents
 
@@ -228,7 +227,7 @@ def render_batch(
     except JobCancelledError:
         return _filled(outcomes, lambda: JobCancelledError("cancelled"))
     except torch.cuda.OutOfMemoryError:
-        _free_memory()
+        free_memory()
         return _filled(
             outcomes,
             lambda: GPUOutOfMemoryError(
@@ -255,16 +254,6 @@ def render_batch(
     return _filled(outcomes)
 
 
-def _look(
-    model: LoadedModel, request: GenerationRequest, house: HouseStyles
-) -> tuple[HouseStyle | None, float, float]:
-    """The house look, its strength and the guidance scale, as ``render`` derives them."""
-    look = None if model.closed_vocabulary else house.for_request(request.style, request.version)
-    strength = 0.0 if look is None else style_strength(request.stylize)
-    guidance = guidance_for_stylize(request.stylize) + strength * (look or HouseStyle()).guidance
-    return look, strength, guidance
-
-
 def _member(
     model: LoadedModel,
     request: GenerationRequest,
@@ -272,7 +261,7 @@ def _member(
     listener: Listener | None,
     house: HouseStyles,
 ) -> _Member:
-    look, strength, guidance = _look(model, request, house)
+    look, strength, guidance = request_look(model, request, house)
     parts = list(request.prompt)
     weird = weird_part(request.weird)
     if weird is not None:
@@ -341,28 +330,12 @@ def _result(
     seconds: float,
 ) -> GenerationResult:
     request = member.request
-    steps = steps_for(model, request)
     width, height = images[0].size
-    parameters = EffectiveParameters(
-        operation=str(request.operation),
-        steps=steps,
-        steps_scheduled=schedule_steps(steps, plan.strength),
-        guidance_scale=member.guidance,
-        strength=plan.strength,
-        sampler=type(plan.pipe.scheduler).__name__,
-        negative_prompt=member.negative,
-        prompt=tuple((p.text, p.weight) for p in member.parts),
-        style=str(request.style) if request.style is not None else None,
-        stylize=request.stylize,
-        house_style_strength=member.strength,
-        chaos=request.chaos,
-        stop=effective_stop(request),
-        tile=request.tile,
-        quality=request.quality if request.operation is Operation.IMAGINE else 1.0,
+    parameters = effective_parameters(
+        request, plan, steps=steps_for(model, request), guidance=member.guidance,
+        negative=member.negative, parts=member.parts, house_strength=member.strength,
         size=(width, height),
-        references=_describe_references(request),
-        structure=plan.details or {},
-    )
+    )  # fmt: skip
     return GenerationResult(
         images, member.seeds, width, height, steps_run, model.source, seconds, parameters
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.house_style import DEFAULT_HOUSE_STYLES, HouseStyles
+from engine.speed import SpeedOptions
 
 __all__ = ["EngineConfig"]
 
@@ -47,6 +48,9 @@ class EngineConfig:
     """Change Background's subject finder (``MJ_SEGMENTER``): ``grabcut`` (no weights), a
     salient-object model (BiRefNet, RMBG) by Hub id or folder, ``builtin:tiny``, or ``none``
     (the user marks the subject)."""
+    speed: SpeedOptions = field(default_factory=SpeedOptions)
+    """Speed options for the diffusion models (``MJ_SPEED``: bf16, channels_last, fused_qkv,
+    sdpa, compile; ``engine/speed.py``); none by default."""
     max_batch: int = 1
     """Compatible queued grids (same model, size, steps, guidance) a worker renders in one
     pipeline call (``MJ_BATCH``); 1: one job at a time."""

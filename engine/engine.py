@@ -128,7 +128,9 @@ class Engine:
         local_scheduler = FairScheduler(starvation_s=config.starvation_s)
         self._local = _Lane(
             local_scheduler,
-            LocalExecutor(config, self.catalog, local_scheduler, self._claim, self._finished),
+            LocalExecutor(
+                config, self.catalog, local_scheduler, self._claim, self._finished, self._peek
+            ),
         )
         self._remote: _Lane | None = None
         if config.gpu_urls:
@@ -247,6 +249,10 @@ class Engine:
         if lane is None or ahead is None:
             return None
         return ahead * self._seconds_per_cost / max(1, lane.executor.parallelism)
+
+    def _peek(self, job_id: str) -> PendingJob | None:
+        with self._lock:
+            return self._jobs.get(job_id)
 
     def _claim(self, job_id: str) -> PendingJob | None:
         with self._lock:

@@ -66,6 +66,7 @@ class LocalExecutor:
         scheduler: FairScheduler,
         claim: Claim,
         finished: Finished,
+        peek: Claim | None = None,
     ) -> None:
         self.workers: list[DeviceWorker] = []
         for spec in config.devices:
@@ -80,6 +81,7 @@ class LocalExecutor:
                 sampler=config.sampler,
                 steps=config.steps,
                 ip_adapter=config.ip_adapter,
+                speed=config.speed,
             )
             self.workers.append(
                 DeviceWorker(
@@ -99,6 +101,8 @@ class LocalExecutor:
                         device=device,
                         dtype=dtype,
                     ),
+                    max_batch=config.max_batch,
+                    peek=peek,
                 )
             )
 
@@ -122,9 +126,9 @@ class LocalExecutor:
 
     def running(self, job_id: str) -> PendingJob | None:
         for worker in self.workers:
-            current = worker.current
-            if current is not None and current.job_id == job_id:
-                return current
+            for job in list(worker.running):
+                if job.job_id == job_id:
+                    return job
         return None
 
     def cancel(self, job_id: str) -> None:
@@ -132,7 +136,7 @@ class LocalExecutor:
 
     async def close(self) -> None:
         for worker in self.workers:
-            if worker.current is not None:
-                worker.current.cancel.set()
+            for job in list(worker.running):
+                job.cancel.set()
         for worker in self.workers:
             await asyncio.to_thread(worker.join)

@@ -12,7 +12,7 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -39,6 +39,7 @@ from engine.plans import (
     UPSCALE_STRENGTH,
     VARIATION_STRENGTH,
     Control,
+    Plan,
     finish,
     plan_for,
     side_multiple,
@@ -61,9 +62,14 @@ __all__ = [
     "SEAM_RADIUS_FRACTION",
     "UPSCALE_STRENGTH",
     "VARIATION_STRENGTH",
+    "chaos_noise",
+    "describe_references",
+    "effective_parameters",
     "effective_references",
     "effective_stop",
+    "free_memory",
     "render",
+    "request_look",
     "schedule_steps",
     "side_multiple",
     "steps_for",
@@ -148,15 +154,11 @@ def _render(
     # 1. Check inputs; references whose weight switches them off are dropped.
     check_request(request)
     request = replace(request, references=effective_references(request))
-    look = house.for_request(request.style, request.version)
-    if model.closed_vocabulary:
-        look = None
     # 2. Seeds, steps, guidance, text conditioning (with the house style at its strength).
     seeds = request.resolved_seeds()
     count = len(seeds)
     steps = steps_for(model, request)
-    strength = 0.0 if look is None else style_strength(request.stylize)
-    guidance = guidance_for_stylize(request.stylize) + strength * (look or HouseStyle()).guidance
+    look, strength, guidance = request_look(model, request, house)
     parts = list(request.prompt)
     weird = weird_part(request.weird)
     if weird is not None:
@@ -166,7 +168,7 @@ def _render(
     plan = plan_for(model, request, count, control)
     sdxl = model.architecture is Architecture.SDXL
     conditioning = house_conditioning(plan.pipe, parts, negative, count, sdxl, look, strength)
-    chaos = _chaos(request, seeds, conditioning, sdxl)
+    chaos = chaos_noise(request, seeds, conditioning, sdxl)
     if chaos is not None and request.operation is Operation.IMAGINE:
         width, height = plan.size
         conditioning["latents"] = initial_latents(plan.pipe, seeds, width, height, request.chaos)
@@ -203,7 +205,7 @@ def _render(
                 callback_on_step_end_tensor_inputs=hooks.tensor_inputs,
             )
     except torch.cuda.OutOfMemoryError as error:
-        _free_memory()
+        free_memory()
         raise GPUOutOfMemoryError(
             "the GPU ran out of memory for this job; try a smaller size or fewer references"
         ) from error
@@ -216,27 +218,11 @@ def _render(
     images = [for_display(finish(request, plan, image), model.native) for image in output.images]
     if on_progress is not None:
         on_progress(Progress(hooks.steps_run, hooks.steps_run))
+    parameters = effective_parameters(
+        request, plan, steps=steps, guidance=guidance, negative=negative, parts=parts,
+        house_strength=strength, size=images[0].size,
+    )  # fmt: skip
     width, height = images[0].size
-    parameters = EffectiveParameters(
-        operation=str(request.operation),
-        steps=steps,
-        steps_scheduled=schedule_steps(steps, plan.strength),
-        guidance_scale=guidance,
-        strength=plan.strength,
-        sampler=type(plan.pipe.scheduler).__name__,
-        negative_prompt=negative,
-        prompt=tuple((p.text, p.weight) for p in parts),
-        style=str(request.style) if request.style is not None else None,
-        stylize=request.stylize,
-        house_style_strength=strength,
-        chaos=request.chaos,
-        stop=effective_stop(request),
-        tile=request.tile,
-        quality=request.quality if request.operation is Operation.IMAGINE else 1.0,
-        size=(width, height),
-        references=_describe_references(request),
-        structure=plan.details or {},
-    )
     return GenerationResult(
         tuple(images),
         seeds,
@@ -249,7 +235,52 @@ def _render(
     )
 
 
-def _chaos(
+def request_look(
+    model: LoadedModel, request: GenerationRequest, house: HouseStyles
+) -> tuple[HouseStyle | None, float, float]:
+    """The house look for the request (none for a closed-vocabulary model), its strength from
+    ``--stylize``, and the guidance scale they give."""
+    look = None if model.closed_vocabulary else house.for_request(request.style, request.version)
+    strength = 0.0 if look is None else style_strength(request.stylize)
+    guidance = guidance_for_stylize(request.stylize) + strength * (look or HouseStyle()).guidance
+    return look, strength, guidance
+
+
+def effective_parameters(
+    request: GenerationRequest,
+    plan: Plan,
+    *,
+    steps: int,
+    guidance: float,
+    negative: str,
+    parts: Sequence[WeightedText],
+    house_strength: float,
+    size: tuple[int, int],
+) -> EffectiveParameters:
+    """What a rendered request ran with (✉️ shows it; enough to reproduce the job)."""
+    return EffectiveParameters(
+        operation=str(request.operation),
+        steps=steps,
+        steps_scheduled=schedule_steps(steps, plan.strength),
+        guidance_scale=guidance,
+        strength=plan.strength,
+        sampler=type(plan.pipe.scheduler).__name__,
+        negative_prompt=negative,
+        prompt=tuple((p.text, p.weight) for p in parts),
+        style=str(request.style) if request.style is not None else None,
+        stylize=request.stylize,
+        house_style_strength=house_strength,
+        chaos=request.chaos,
+        stop=effective_stop(request),
+        tile=request.tile,
+        quality=request.quality if request.operation is Operation.IMAGINE else 1.0,
+        size=size,
+        references=describe_references(request),
+        structure=plan.details or {},
+    )
+
+
+def chaos_noise(
     request: GenerationRequest, seeds: tuple[int, ...], conditioning: dict[str, Any], sdxl: bool
 ) -> ChaosNoise | None:
     """The condition noise of ``--chaos`` for a grid or Vary (Region), applied to the first
@@ -264,7 +295,8 @@ def _chaos(
     return chaos
 
 
-def _describe_references(request: GenerationRequest) -> dict[str, object]:
+def describe_references(request: GenerationRequest) -> dict[str, object]:
+    """How many references of each role, and their weights (✉️'s summary)."""
     roles = [r.role for r in request.references]
     if not roles:
         return {}
@@ -278,7 +310,8 @@ def _describe_references(request: GenerationRequest) -> dict[str, object]:
     }
 
 
-def _free_memory() -> None:
+def free_memory() -> None:
+    """Give cached GPU memory back after an out-of-memory error."""
     import torch
 
     if torch.cuda.is_available():

@@ -23,6 +23,7 @@ from engine.inputs import doubled, fit_to_latents, rgb
 from engine.models import LoadedModel
 from engine.request import GenerationRequest, Operation, Strength, StructureKind
 from engine.sizes import SIDE_MULTIPLE, size_for_aspect, tile_multiple
+from engine.speed import needs_vae_tiling
 
 __all__ = [
     "BACKGROUND_STRENGTH",
@@ -150,7 +151,9 @@ def plan_for(
             {"image": [big] * count, "strength": strength},
             big.size,
             strength,
-            vae_tiling=True,
+            vae_tiling=needs_vae_tiling(
+                big.size, count, native=model.native, device=str(model.device), dtype=model.dtype
+            ),
         )
     if operation is Operation.REGION:
         assert request.mask is not None  # noqa: S101 - checked in check_request

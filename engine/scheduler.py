@@ -206,6 +206,18 @@ class _Queue:
         self._leave(tier, user)
         return entry.ticket
 
+    def peek(self) -> Ticket | None:
+        """The ticket :meth:`serve` would take, taking nothing (it only drops stale heap
+        entries, as serve does)."""
+        tier = next((t for t in range(TIER_COUNT) if self.active[t]), None)
+        if tier is None:
+            return None
+        _, _, user = self._least_served(tier)
+        fifo = self.fifos[tier, user]
+        while not self._is_live(tier, *fifo[0]):
+            heapq.heappop(fifo)
+        return self.entries[fifo[0][1]].ticket
+
     def _is_live(self, tier: int, seq: int, job_id: str) -> bool:
         entry = self.entries.get(job_id)
         return entry is not None and entry.seq == seq and self.tier_of[job_id] == tier
@@ -294,6 +306,22 @@ class FairScheduler:
         """The next ticket to run, or None when nothing is queued or the scheduler is closed."""
         with self._lock:
             return self._pop_locked()
+
+    def pop_if(self, accept: Callable[[Ticket], bool]) -> Ticket | None:
+        """The next ticket if ``accept`` says yes to it, else None and nothing changes: a
+        worker gathering a batch takes only what fair order would give it next anyway.
+        ``accept`` runs under the scheduler's lock and must not call the scheduler."""
+        with self._lock:
+            if self._closed:
+                return None
+            self._queue.age(self._clock())
+            ticket = self._queue.peek()
+            if ticket is None or not accept(ticket):
+                return None
+            served = self._queue.serve()
+        assert served == ticket  # noqa: S101 - peek and serve agree by construction
+        log.debug("job %s dequeued into a batch", ticket.job_id)
+        return ticket
 
     def take(self, timeout: float | None = None) -> Ticket | None:
         """Like pop(), but wait up to ``timeout`` seconds (forever if None) for a ticket.

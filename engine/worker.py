@@ -77,8 +77,13 @@ class DeviceWorker:
         mimics: MimicRegistry | None = None,
         loras: LoraLibrary | None = None,
         structure: StructureTools | None = None,
+        max_batch: int = 1,
+        peek: Callable[[str], PendingJob | None] | None = None,
     ) -> None:
         self.name = name
+        self.max_batch = max_batch
+        self._peek = peek
+        """A queued job's record by id, without claiming it (for gathering batches)."""
         self.loras = loras
         # Retexture's ControlNets and depth, Change Background's subject finder.
         self.structure = structure or StructureTools(device=registry.device)
@@ -91,7 +96,8 @@ class DeviceWorker:
         self._scheduler = scheduler
         self._claim = claim
         self._on_finished = on_finished
-        self.current: PendingJob | None = None
+        self.running: list[PendingJob] = []
+        """What this worker renders now (several jobs when it renders a batch)."""
         self._thread = threading.Thread(target=self._run, name=f"mjbot-gpu-{name}", daemon=True)
 
     def start(self) -> None:
@@ -110,11 +116,73 @@ class DeviceWorker:
             job = self._claim(ticket.job_id)
             if job is None:  # cancelled while queued
                 continue
-            self.current = job
+            self.running = [job]
             try:
-                self._render(job)
+                batch = self._gather(job)
+                if len(batch) == 1:
+                    self._render(job)
+                else:
+                    self._render_batch(batch)
             finally:
-                self.current = None
+                self.running = []
+
+    def _gather(self, first: PendingJob) -> list[PendingJob]:
+        """``first`` and the tickets fair order gives next, while they can share its pipeline
+        call (``engine.batching``): a batch never takes a job out of turn."""
+        if self.max_batch <= 1 or self._peek is None or first.cancel.is_set():
+            return [first]
+        from engine.batching import batch_key
+
+        try:
+            model = self.registry.get(first.request.version)
+            key = batch_key(model, first.request, self.house)
+        except Exception:
+            return [first]
+        if key is None:
+            return [first]
+        peek = self._peek
+
+        def fits(ticket: Ticket) -> bool:
+            queued = peek(ticket.job_id)
+            if queued is None or queued.request.version != first.request.version:
+                return False
+            try:
+                return batch_key(model, queued.request, self.house) == key
+            except Exception:
+                return False
+
+        while len(self.running) < self.max_batch:
+            ticket = self._scheduler.pop_if(fits)
+            if ticket is None:
+                break
+            job = self._claim(ticket.job_id)
+            if job is not None:
+                self.running.append(job)
+        return list(self.running)
+
+    def _render_batch(self, jobs: list[PendingJob]) -> None:
+        from engine.batching import render_batch
+
+        model = self.registry.get(jobs[0].request.version)
+        log.info("rendering %d jobs in one batch", len(jobs))
+        try:
+            outcomes = render_batch(
+                model,
+                [job.request for job in jobs],
+                cancels=[job.cancel for job in jobs],
+                on_progress=[self._progress_sender(job) for job in jobs],
+                on_preview=_grid_preview,
+                house=self.house,
+            )
+        except Exception as error:
+            log.exception("batch of %d crashed", len(jobs))
+            outcomes = [EngineError(f"internal error: {type(error).__name__}") for _ in jobs]
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, EngineError):
+                _resolve(job, error=outcome)
+            else:
+                self._on_finished(job, outcome.seconds / len(jobs))
+                _resolve(job, result=outcome)
 
     def _render(self, job: PendingJob) -> None:
         if job.cancel.is_set():
