@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +51,7 @@ from engine.request import GenerationResult
 from engine.scheduler import FairScheduler
 from engine.worker import PendingJob
 
-__all__ = ["MODEL_HEADER", "ServeExecutor"]
+__all__ = ["MODEL_HEADER", "Dispatch", "ServeExecutor"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,22 @@ REST_S = 2.0
 STALL_S = 120.0
 """A stream silent this long is lost (the service sends a heartbeat every ~2 s)."""
 REFRESH_S = 10.0
+
+
+HISTORY = 10_000
+
+
+@dataclass(slots=True)
+class Dispatch:
+    """One run of a job on a GPU service."""
+
+    job: str
+    dispatch: str
+    url: str
+    worker: str | None = None
+    """The worker that accepted it (``replica@host:pid``), once it said so."""
+    outcome: str = "running"
+    """``result``, ``refused``, ``lost``, ``cancelled`` or ``failed``."""
 
 
 class _Refused(Exception):
@@ -118,6 +135,8 @@ class ServeExecutor:
         self._closed = False
         self.dispatched = 0
         """Runs sent (tests and the load test read it)."""
+        self.history: deque[Dispatch] = deque(maxlen=HISTORY)
+        """The latest runs, oldest first: which worker had which job, and how it ended."""
 
     @property
     def parallelism(self) -> int:
@@ -220,24 +239,32 @@ class ServeExecutor:
     async def _run(self, job: PendingJob, endpoint: _Endpoint) -> None:
         dispatch = uuid.uuid4().hex
         job.dispatch = dispatch
+        record = Dispatch(job.job_id, dispatch, endpoint.url)
+        self.history.append(record)
         try:
-            result = await self._stream(job, endpoint, dispatch)
+            result = await self._stream(job, endpoint, record)
         except asyncio.CancelledError:
+            record.outcome = "cancelled"
             _settle(job, error=JobCancelledError("cancelled while running"))
         except _Refused as refusal:
+            record.outcome = "refused"
             log.info(
                 "job %s: %s refused (%s); back in the queue", job.job_id, endpoint.url, refusal
             )
             endpoint.rest_until = time.monotonic() + self.rest_s
             self._return(job)
         except (_Lost, aiohttp.ClientError, TimeoutError, WireError) as lost:
+            record.outcome = "lost"
             self._lost(job, endpoint, lost)
         except EngineError as error:
+            record.outcome = "failed"
             _settle(job, error=error)
         except Exception as error:  # a bug must fail the job, never leave it waiting forever
+            record.outcome = "failed"
             log.exception("job %s: remote run crashed", job.job_id)
             _settle(job, error=EngineError(f"internal error: {type(error).__name__}"))
         else:
+            record.outcome = "result"
             self._finished(job, result.seconds)
             _settle(job, result=result)
         finally:
@@ -267,8 +294,9 @@ class ServeExecutor:
         self._return(job)
 
     async def _stream(
-        self, job: PendingJob, endpoint: _Endpoint, dispatch: str
+        self, job: PendingJob, endpoint: _Endpoint, record: Dispatch
     ) -> GenerationResult:
+        dispatch = record.dispatch
         assert self._session is not None  # noqa: S101 - started
         body = await asyncio.to_thread(_body, job, dispatch)  # PNG + JSON: off the loop
         headers = {
@@ -293,7 +321,10 @@ class ServeExecutor:
             if response.status != 200:
                 raise _Lost(f"HTTP {response.status}: {await _message(response)}")
             async for line in _lines(response.content):
-                outcome = await self._handle(job, dispatch, parse_event(line))
+                event = parse_event(line)
+                if event["event"] == "accepted" and isinstance(event.get("worker"), str):
+                    record.worker = event["worker"]
+                outcome = await self._handle(job, dispatch, event)
                 if outcome is not None:
                     return outcome
         raise _Lost("the stream ended without an answer")
