@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +79,10 @@ async def test_draw_upload_then_pick_a_reference_and_submit(
 
     result = await wait_result(emu, DONE)
     assert image_of(emu, result).size == (2 * width, 2 * height)
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        rows = db.execute("SELECT kind, parameters FROM jobs ORDER BY queued_at").fetchall()
-        [[grid_id]] = db.execute("SELECT id FROM jobs WHERE kind = 'imagine'").fetchall()
-        [[third]] = db.execute(
-            'SELECT path FROM images WHERE job_id = ? AND "index" = 2', (grid_id,)
-        ).fetchall()
+    sql = harness.database.rows
+    rows = sql("SELECT kind, parameters FROM jobs ORDER BY queued_at")
+    [[grid_id]] = sql("SELECT id FROM jobs WHERE kind = 'imagine'")
+    [[third]] = sql('SELECT path FROM images WHERE job_id = :job AND "index" = 2', job=grid_id)
     kind, parameters = rows[-1]
     work = json.loads(parameters)["spec"]["mimic"]
     assert kind == "mimic"

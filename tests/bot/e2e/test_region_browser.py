@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -125,8 +124,7 @@ def _stored_mask(harness: BotHarness) -> Image.Image:
     import json
 
     assert harness.bot is not None
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        [(parameters,)] = db.execute("SELECT parameters FROM jobs WHERE kind = 'region'").fetchall()
+    [(parameters,)] = harness.database.rows("SELECT parameters FROM jobs WHERE kind = 'region'")
     stored = json.loads(parameters)["spec"]["mask"]
     image = harness.bot.deps.runner.delivery.read_image(stored["path"], stored["sha256"])
     return image.convert("L")
