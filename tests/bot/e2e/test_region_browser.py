@@ -16,6 +16,11 @@ from playground import Emulator
 from tests.bot.e2e.conftest import BotHarness, image_of, wait_result
 from tests.bot.e2e.test_region_server import editor_link, single_image
 
+# SQLite alone: the page does the same whatever database the bot keeps, and the server side
+# of each page is tested on both databases (test_region_server, test_reference_editor,
+# test_retexture_flow); a second browser run would add time and a browser's flakiness only.
+pytestmark = pytest.mark.sqlite_only("a browser test: the database changes nothing in the page")
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM) and not os.environ.get("MJ_REQUIRE_BROWSER"):
     pytest.skip(
