@@ -181,9 +181,8 @@ async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
     emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path
 ) -> None:
     data = tmp_path / "data"
-    bot = BotProcess(
-        emu, database, data, shared_models, MJ_STEPS="3000"
-    )  # long jobs: ~a minute each
+    long_jobs = {"MJ_STEPS": "3000"}  # ~a minute each
+    bot = BotProcess(emu, database, data, shared_models, **long_jobs)
     await bot.start()
     await connected(emu, bot)
     prompts = [f"a ship in a bottle number {i}" for i in range(3)]
