@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, text
 
 from db import Database, Job, JobStatus, recover
-from tests.db.conftest import POSTGRES_URL, sqlite_url
+from tests.databases import BACKENDS, postgres_url
+from tests.db.conftest import sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,20 +30,9 @@ def crash_a_process(url: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in result.stdout.split())
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(
-                not POSTGRES_URL, reason="set MJ_TEST_DATABASE_URL to run against PostgreSQL"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_recovery_after_a_killed_process(tmp_path: Path, backend: str) -> None:
-    url = sqlite_url(tmp_path / "crash.db") if backend == "sqlite" else str(POSTGRES_URL)
+    url = sqlite_url(tmp_path / "crash.db") if backend == "sqlite" else postgres_url()
     if backend == "postgresql":
         wipe = Database(url)
         async with wipe.engine.begin() as connection:

@@ -1,26 +1,38 @@
-"""End-to-end harness: the real bot (discord.py over HTTP + WebSocket) against the emulator."""
+"""End-to-end harness: the real bot (discord.py over HTTP + WebSocket) against the emulator.
+
+Each bot keeps its data in a SQLite file in its data folder and, where MJ_TEST_DATABASE_URL
+names a PostgreSQL server, every test that takes ``harness`` or ``database`` runs a second time
+against a fresh database of its own there (tests/databases.py). ``sqlite_only(reason)`` marks
+the tests about SQLite itself (its file, its write lock), which have no PostgreSQL variant.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
 import re
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bot.app import MjBot
 from bot.cli.serve import point_discord_at
 from bot.config import Settings
 from playground import Emulator
 from playground.models import InteractionRecord, Message, User
+from tests.databases import BACKENDS, fresh_postgres_database
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +75,81 @@ def no_unexpected_tracebacks(request: pytest.FixtureRequest) -> Iterator[Traceba
         pytest.fail(f"{len(catcher.found)} unexpected traceback(s) in the log:\n{shown}")
 
 
+class BotDatabase:
+    """The database of one test's bot, and plain SQL on it for the test's own checks.
+
+    :meth:`rows` is synchronous (tests call it inside ``emu.wait_for`` predicates, re-run
+    every few milliseconds): it runs on an event loop of its own, in a thread, over one
+    connection kept open, so it neither needs nor waits for the test's loop.
+    """
+
+    def __init__(self, backend: str, url: str) -> None:
+        self.backend = backend
+        self.url = url
+        # SQLite: a connection per query, so that none is left open on the file between them.
+        # PostgreSQL: JSON columns come back as their text, as SQLite's do.
+        options: dict[str, Any] = (
+            {"poolclass": NullPool} if backend == "sqlite" else {"json_deserializer": str}
+        )
+        self._engine = create_async_engine(url, **options)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="test-sql")
+        self._thread.start()
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The bot's setting: for SQLite none, its default file in the data folder (and not
+        an MJ_DATABASE_URL the developer's shell may hold)."""
+        return {"mj_database_url": None if self.backend == "sqlite" else self.url}
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The same for a bot process: the variables it adds to ``os.environ`` without
+        MJ_DATABASE_URL."""
+        return {} if self.backend == "sqlite" else {"MJ_DATABASE_URL": self.url}
+
+    def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Runs one statement (``:name`` parameters) in a transaction of its own and returns
+        its rows (none for UPDATE): JSON as text; booleans as 0/1 from SQLite, False/True
+        from PostgreSQL, equal either way."""
+
+        async def run() -> list[tuple[Any, ...]]:
+            async with self._engine.begin() as connection:
+                result = await connection.execute(text(query), params)
+                return [tuple(row) for row in result] if result.returns_rows else []
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=60)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._engine.dispose(), self._loop).result(timeout=60)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test whose bot has a database (it takes ``harness`` or ``database``) runs on
+    every backend, but those marked sqlite_only."""
+    if "database" in metafunc.fixturenames and not metafunc.definition.get_closest_marker(
+        "sqlite_only"
+    ):
+        metafunc.parametrize("database", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BotDatabase]:
+    """The database of the test's bot (whose data folder is ``tmp_path / "data"``)."""
+    backend = getattr(request, "param", "sqlite")
+    async with contextlib.AsyncExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{(tmp_path / 'data' / 'mjbot.db').resolve()}"
+        else:
+            url = await stack.enter_async_context(fresh_postgres_database())
+        db = BotDatabase(backend, url)
+        stack.callback(db.close)
+        yield db
+
+
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
     async with Emulator() as emulator:
@@ -70,12 +157,20 @@ async def emu() -> AsyncIterator[Emulator]:
 
 
 class BotHarness:
-    """Starts, stops and restarts an in-process bot on one data folder."""
+    """Starts, stops and restarts an in-process bot on one data folder and database."""
 
-    def __init__(self, emu: Emulator, data_dir: Path, models: Path, **overrides: Any) -> None:
+    def __init__(
+        self,
+        emu: Emulator,
+        database: BotDatabase,
+        data_dir: Path,
+        models: Path,
+        **overrides: Any,
+    ) -> None:
         self.emu = emu
+        self.database = database
         self.data_dir = data_dir
-        self.overrides = overrides
+        self.overrides = {**database.settings, **overrides}
         self.bot: MjBot | None = None
         self._task: asyncio.Task[None] | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -128,11 +223,15 @@ class BotHarness:
 
 @pytest.fixture
 async def harness(
-    emu: Emulator, tmp_path: Path, shared_models: Path, request: pytest.FixtureRequest
+    emu: Emulator,
+    database: BotDatabase,
+    tmp_path: Path,
+    shared_models: Path,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[BotHarness]:
     marker = request.node.get_closest_marker("bot_settings")
     overrides = dict(marker.kwargs) if marker else {}
-    bot = BotHarness(emu, tmp_path / "data", shared_models, **overrides)
+    bot = BotHarness(emu, database, tmp_path / "data", shared_models, **overrides)
     await bot.start()
     try:
         yield bot
@@ -220,12 +319,14 @@ MJBOT = Path(sys.executable).with_name("mjbot")
 class BotProcess:
     running: ClassVar[list[BotProcess]] = []  # reaped after each test, whatever happened
 
-    def __init__(self, emu: Emulator, data_dir: Path, models: Path, **env: str) -> None:
+    def __init__(
+        self, emu: Emulator, database: BotDatabase, data_dir: Path, models: Path, **env: str
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         if not (data_dir / "models").exists():
             (data_dir / "models").symlink_to(models, target_is_directory=True)
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "MJ_DATABASE_URL"},
             **emu.bot_env(),
             "DISCORD_GUILD_IDS": str(emu.guild_id),
             "MJ_DATA_DIR": str(data_dir),
@@ -233,6 +334,7 @@ class BotProcess:
             "MJ_WEB_PORT": "0",  # any free port: bots of parallel test runs never collide
             "HF_HUB_OFFLINE": "1",
             "MJ_MODEL": "builtin:tiny",
+            **database.env,
             **env,
         }
         self.process: asyncio.subprocess.Process | None = None

@@ -16,6 +16,11 @@ from tests.bot.e2e.test_region_browser import browser
 from tests.bot.e2e.test_region_server import single_image
 from tests.bot.e2e.test_retexture_flow import BACKGROUND, cells, jobs
 
+# SQLite alone: the page does the same whatever database the bot keeps, and the server side
+# of each page is tested on both databases (test_region_server, test_reference_editor,
+# test_retexture_flow); a second browser run would add time and a browser's flakiness only.
+pytestmark = pytest.mark.sqlite_only("a browser test: the database changes nothing in the page")
+
 __all__ = ["browser"]  # the fixture
 
 

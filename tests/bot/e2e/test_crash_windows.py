@@ -8,14 +8,13 @@ import asyncio
 import io
 import re
 import signal
-import sqlite3
 from pathlib import Path
 
 from PIL import Image
 
 from playground import Emulator
 from playground.models import InteractionRecord
-from tests.bot.e2e.conftest import BotProcess, connected, imagine, results
+from tests.bot.e2e.conftest import BotDatabase, BotProcess, connected, imagine, results
 
 DELAYS_S = (0.0, 0.05, 0.2)
 
@@ -44,13 +43,13 @@ def _failures(emu: Emulator, prompt: str, record: InteractionRecord) -> int:
 
 
 async def test_kill_after_the_acknowledgement_loses_nothing(
-    emu: Emulator, tmp_path: Path, shared_models: Path
+    emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path
 ) -> None:
     data = tmp_path / "data"
     good = emu.host_file("/refs/red.png", _png(), "image/png")
     missing = f"{emu.http_base}/files/refs/missing.png"
     env = {"MJ_STEPS": "4", "MJ_FETCH_ALLOW_HOSTS": f"127.0.0.1:{emu.port}"}
-    bot = BotProcess(emu, data, shared_models, **env)
+    bot = BotProcess(emu, database, data, shared_models, **env)
     await bot.start()
     await connected(emu, bot)
     delivered: list[str] = []
@@ -68,7 +67,7 @@ async def test_kill_after_the_acknowledgement_loses_nothing(
             await asyncio.sleep(delay)
             await bot.stop(signal.SIGKILL)
             await emu.wait_disconnected()
-            bot = BotProcess(emu, data, shared_models, **env)
+            bot = BotProcess(emu, database, data, shared_models, **env)
             await bot.start()
             await connected(emu, bot)
             if kind == 2:
@@ -89,8 +88,7 @@ async def test_kill_after_the_acknowledgement_loses_nothing(
         assert len(results(emu, re.escape(prompt) + r"\*\* - <@\d+> \(fast\)$")) == 1, prompt
     for prompt, record in failing.items():
         assert _failures(emu, prompt, record) == 1, prompt
-    with sqlite3.connect(data / "mjbot.db") as db:
-        rows = db.execute("SELECT prompt, status FROM jobs").fetchall()
+    rows = database.rows("SELECT prompt, status FROM jobs")
     states = {p: [s for prompt, s in rows if prompt.endswith(p)] for p in [*delivered, *failing]}
     assert {p: states[p] for p in delivered} == {p: ["done"] for p in delivered}
     assert {p: states[p] for p in failing} == {p: ["failed"] for p in failing}

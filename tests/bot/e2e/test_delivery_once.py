@@ -3,8 +3,6 @@ but before the bot recorded it — and the restart came after Discord's nonce wi
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from playground import Emulator
@@ -25,14 +23,12 @@ async def test_a_result_posted_before_a_crash_is_not_posted_again(
     await emu.wait_disconnected()
     # What a crash between Discord's reply and the bot's commit leaves: a done job that the
     # database says was never delivered. Discord's nonce memory is gone by the restart.
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        db.execute("UPDATE jobs SET delivered = 0, result_message_id = NULL")
+    harness.database.rows("UPDATE jobs SET delivered = false, result_message_id = NULL")
     emu.world.nonces.clear()
     await harness.start()
 
     def recorded() -> list[tuple[int, int | None]]:
-        with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-            return db.execute("SELECT delivered, result_message_id FROM jobs").fetchall()
+        return harness.database.rows("SELECT delivered, result_message_id FROM jobs")
 
     await emu.wait_for(lambda: recorded() == [(1, posted.id)], 60, what="delivery recorded")
     assert len(results(emu, PATTERN)) == 1

@@ -89,6 +89,7 @@ async def test_prompts_at_the_length_limit_are_delivered_within_discords_limits(
     assert len(answer["data"]["content"]) <= 2000
 
 
+@pytest.mark.sqlite_only("another process holding SQLite's write lock on the file")
 async def test_a_locked_database_does_not_delay_the_acknowledgement(
     emu: Emulator, harness: BotHarness
 ) -> None:

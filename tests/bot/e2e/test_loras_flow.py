@@ -4,7 +4,6 @@ weight and is kept by its variations, and an unknown one is refused by name at o
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ from tests.engine.test_loras import _save_lora
 
 
 def effective(harness: BotHarness) -> list[dict[str, Any]]:
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        rows = db.execute("SELECT parameters FROM jobs ORDER BY queued_at").fetchall()
+    rows = harness.database.rows("SELECT parameters FROM jobs ORDER BY queued_at")
     return [json.loads(p).get("effective", {}) for (p,) in rows]
 
 

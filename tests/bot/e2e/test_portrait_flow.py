@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,10 +55,7 @@ def photos() -> dict[str, tuple[str, bytes, str]]:
 
 
 def rows(harness: BotHarness, query: str) -> list[Any]:
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        found = db.execute(query).fetchall()
-    db.close()
-    return found
+    return harness.database.rows(query)
 
 
 def store_files(harness: BotHarness) -> set[Path]:

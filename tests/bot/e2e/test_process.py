@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,16 @@ import aiohttp
 import pytest
 
 from playground import Emulator
-from tests.bot.e2e.conftest import MJBOT, ROOT, BotProcess, connected, imagine, results, wait_result
+from tests.bot.e2e.conftest import (
+    MJBOT,
+    ROOT,
+    BotDatabase,
+    BotProcess,
+    connected,
+    imagine,
+    results,
+    wait_result,
+)
 
 
 def _setup_command() -> tuple[dict[str, str], list[str]]:
@@ -170,10 +178,11 @@ async def test_an_unusable_data_folder_is_named_with_its_cause(tmp_path: Path) -
 
 
 async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
-    emu: Emulator, tmp_path: Path, shared_models: Path
+    emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path
 ) -> None:
     data = tmp_path / "data"
-    bot = BotProcess(emu, data, shared_models, MJ_STEPS="3000")  # long jobs: ~a minute each
+    long_jobs = {"MJ_STEPS": "3000"}  # ~a minute each
+    bot = BotProcess(emu, database, data, shared_models, **long_jobs)
     await bot.start()
     await connected(emu, bot)
     prompts = [f"a ship in a bottle number {i}" for i in range(3)]
@@ -181,8 +190,7 @@ async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
         await imagine(emu, prompt)
 
     def first_job_running() -> bool:
-        with sqlite3.connect(data / "mjbot.db") as db:
-            return bool(db.execute("SELECT 1 FROM jobs WHERE status = 'running'").fetchall())
+        return bool(database.rows("SELECT 1 FROM jobs WHERE status = 'running'"))
 
     # Kill -9 once the first job is rendering (it reports progress, the database says so).
     try:
@@ -196,8 +204,7 @@ async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
         )
     except TimeoutError as error:
         shown = "\n".join(f"{m.id}: {m.content!r}" for m in emu.messages())
-        with sqlite3.connect(data / "mjbot.db") as db:
-            rows = db.execute("SELECT prompt, status, attempts FROM jobs").fetchall()
+        rows = database.rows("SELECT prompt, status, attempts FROM jobs")
         raise AssertionError(
             f"{error}\n--- messages ---\n{shown}\n--- jobs ---\n{rows}\n"
             f"--- bot log ---\n{bot.output()[-3000:]}"
@@ -206,11 +213,10 @@ async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
     await emu.wait_disconnected()
     delivered_before = {p for p in prompts if results(emu, re.escape(p) + r"\*\* - ")}
     assert len(delivered_before) < 3
-    with sqlite3.connect(data / "mjbot.db") as db:
-        states = dict(db.execute("SELECT prompt, status FROM jobs").fetchall())
+    states = dict(database.rows("SELECT prompt, status FROM jobs"))
     assert "running" in states.values()
 
-    again = BotProcess(emu, data, shared_models, MJ_STEPS="8")
+    again = BotProcess(emu, database, data, shared_models, MJ_STEPS="8")
     await again.start()
     try:
         await connected(emu, again)
@@ -220,38 +226,34 @@ async def test_bot_killed_mid_job_restarts_and_delivers_each_job_once(
         assert await again.stop() == 0
     for prompt in prompts:
         assert len(results(emu, re.escape(prompt) + r"\*\* - <@\d+> \(fast\)$")) == 1
-    with sqlite3.connect(data / "mjbot.db") as db:
-        rows = db.execute("SELECT status, delivered, attempts FROM jobs").fetchall()
+    rows = database.rows("SELECT status, delivered, attempts FROM jobs")
     assert {(status, delivered) for status, delivered, _ in rows} == {("done", 1)}
     assert max(attempts for *_, attempts in rows) == 2  # the interrupted one ran twice
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT])
 async def test_sigint_also_stops_cleanly(
-    emu: Emulator, tmp_path: Path, shared_models: Path, signum: int
+    emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path, signum: int
 ) -> None:
-    bot = BotProcess(emu, tmp_path / "data", shared_models)
+    bot = BotProcess(emu, database, tmp_path / "data", shared_models)
     await bot.start()
     await connected(emu, bot)
     assert await bot.stop(signum) == 0
 
 
 async def test_sigterm_during_a_job_requeues_it(
-    emu: Emulator, tmp_path: Path, shared_models: Path
+    emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path
 ) -> None:
-    data = tmp_path / "data"
-    bot = BotProcess(emu, data, shared_models, MJ_STEPS="3000")
+    bot = BotProcess(emu, database, tmp_path / "data", shared_models, MJ_STEPS="3000")
     await bot.start()
     await connected(emu, bot)
     await imagine(emu, "a long exposure of the stars")
 
     def rendering() -> bool:
-        with sqlite3.connect(data / "mjbot.db") as db:
-            return bool(db.execute("SELECT 1 FROM jobs WHERE status = 'running'").fetchall())
+        return bool(database.rows("SELECT 1 FROM jobs WHERE status = 'running'"))
 
     await emu.wait_for(rendering, 60, what="the job to be rendering")
     assert await bot.stop(signal.SIGTERM) == 0  # the running step is cancelled, cleanly
-    with sqlite3.connect(data / "mjbot.db") as db:
-        [(status, delivered)] = db.execute("SELECT status, delivered FROM jobs").fetchall()
+    [(status, delivered)] = database.rows("SELECT status, delivered FROM jobs")
     assert (status, delivered) == ("queued", 0)  # it runs again at the next start
     assert not results(emu, "a long exposure")

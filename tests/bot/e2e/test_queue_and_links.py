@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import sqlite3
 
 import pytest
 from PIL import Image
@@ -52,8 +51,7 @@ async def test_image_urls_are_fetched_once_and_stored_with_the_job(
     await imagine(emu, f"{url} a red fox --iw 2")
     await wait_result(emu, r"a red fox --iw 2\*\* - <@\d+> \(fast\)$")
     assert emu.hosted("/refs/red.png").hits == 1
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        [(parameters,)] = db.execute("SELECT parameters FROM jobs").fetchall()
+    [(parameters,)] = harness.database.rows("SELECT parameters FROM jobs")
     assert '"role": "image"' in parameters
     assert url in parameters
 
@@ -89,14 +87,12 @@ async def test_crash_between_posting_and_recording_delivers_once(
     await harness.stop()
     # As if the process died after Discord accepted the message but before the database
     # recorded it: the job is done and not delivered.
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        db.execute("UPDATE jobs SET delivered = 0")
+    harness.database.rows("UPDATE jobs SET delivered = false")
     await harness.start()
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        await emu.wait_for(
-            lambda: db.execute("SELECT delivered FROM jobs").fetchone()[0] == 1,
-            15,
-            what="the delivery to be recorded again",
-        )
+    await emu.wait_for(
+        lambda: harness.database.rows("SELECT delivered FROM jobs") == [(1,)],
+        15,
+        what="the delivery to be recorded again",
+    )
     # Discord's nonce check gave back the first message instead of posting a second one.
     assert len(results(emu, r"a lonely lighthouse --seed 4\*\* - <@\d+> \(fast\)$")) == 1

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from playground import Emulator
@@ -18,6 +18,11 @@ from tests.bot.e2e.conftest import BotHarness, image_of, wait_result
 from tests.bot.e2e.test_reference_editor import DONE, reference_link
 from tests.bot.e2e.test_region_browser import browser
 from tests.bot.e2e.test_region_server import single_image
+
+# SQLite alone: the page does the same whatever database the bot keeps, and the server side
+# of each page is tested on both databases (test_region_server, test_reference_editor,
+# test_retexture_flow); a second browser run would add time and a browser's flakiness only.
+pytestmark = pytest.mark.sqlite_only("a browser test: the database changes nothing in the page")
 
 __all__ = ["browser"]  # the fixture
 
@@ -80,12 +85,10 @@ async def test_draw_upload_then_pick_a_reference_and_submit(
 
     result = await wait_result(emu, DONE)
     assert image_of(emu, result).size == (2 * width, 2 * height)
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        rows = db.execute("SELECT kind, parameters FROM jobs ORDER BY queued_at").fetchall()
-        [[grid_id]] = db.execute("SELECT id FROM jobs WHERE kind = 'imagine'").fetchall()
-        [[third]] = db.execute(
-            'SELECT path FROM images WHERE job_id = ? AND "index" = 2', (grid_id,)
-        ).fetchall()
+    sql = harness.database.rows
+    rows = sql("SELECT kind, parameters FROM jobs ORDER BY queued_at")
+    [[grid_id]] = sql("SELECT id FROM jobs WHERE kind = 'imagine'")
+    [[third]] = sql('SELECT path FROM images WHERE job_id = :job AND "index" = 2', job=grid_id)
     kind, parameters = rows[-1]
     work = json.loads(parameters)["spec"]["mimic"]
     assert kind == "mimic"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import sqlite3
 from typing import Any
 
 import aiohttp
@@ -50,10 +49,9 @@ async def send(url: str, mask: bytes, **fields: Any) -> tuple[int, dict[str, Any
 
 
 def jobs(harness: BotHarness) -> list[dict[str, Any]]:
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        rows = db.execute(
-            "SELECT id, user_id, kind, status, parameters FROM jobs ORDER BY queued_at"
-        ).fetchall()
+    rows = harness.database.rows(
+        "SELECT id, user_id, kind, status, parameters FROM jobs ORDER BY queued_at"
+    )
     return [
         {"id": i, "user_id": u, "kind": k, "status": s, "parameters": json.loads(p)}
         for i, u, k, s, p in rows

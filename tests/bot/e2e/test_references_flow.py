@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from playground import Emulator
 from playground.models import InteractionRecord, Message
 from tests.bot.e2e.conftest import (
+    BotDatabase,
     BotHarness,
     custom_id,
     image_of,
@@ -32,8 +32,7 @@ def png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 64)) -> bytes
 
 
 def jobs(harness: BotHarness) -> list[dict[str, Any]]:
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        rows = db.execute("SELECT kind, prompt, parameters FROM jobs ORDER BY queued_at").fetchall()
+    rows = harness.database.rows("SELECT kind, prompt, parameters FROM jobs ORDER BY queued_at")
     return [{"kind": k, "prompt": p, "parameters": json.loads(params)} for k, p, params in rows]
 
 
@@ -47,10 +46,16 @@ def used_references(harness: BotHarness, prompt_part: str) -> list[dict[str, Any
 
 
 @pytest.fixture
-async def linked(emu: Emulator, tmp_path: Path, shared_models: Path) -> AsyncIterator[BotHarness]:
+async def linked(
+    emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path
+) -> AsyncIterator[BotHarness]:
     """A bot that may fetch from the emulator's own (loopback) file host."""
     bot = BotHarness(
-        emu, tmp_path / "data", shared_models, mj_fetch_allow_hosts=[f"127.0.0.1:{emu.port}"]
+        emu,
+        database,
+        tmp_path / "data",
+        shared_models,
+        mj_fetch_allow_hosts=[f"127.0.0.1:{emu.port}"],
     )
     await bot.start()
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +15,11 @@ from PIL import Image, ImageDraw, ImageFilter
 from playground import Emulator
 from tests.bot.e2e.conftest import BotHarness, image_of, wait_result
 from tests.bot.e2e.test_region_server import editor_link, single_image
+
+# SQLite alone: the page does the same whatever database the bot keeps, and the server side
+# of each page is tested on both databases (test_region_server, test_reference_editor,
+# test_retexture_flow); a second browser run would add time and a browser's flakiness only.
+pytestmark = pytest.mark.sqlite_only("a browser test: the database changes nothing in the page")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM) and not os.environ.get("MJ_REQUIRE_BROWSER"):
@@ -125,8 +129,7 @@ def _stored_mask(harness: BotHarness) -> Image.Image:
     import json
 
     assert harness.bot is not None
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        [(parameters,)] = db.execute("SELECT parameters FROM jobs WHERE kind = 'region'").fetchall()
+    [(parameters,)] = harness.database.rows("SELECT parameters FROM jobs WHERE kind = 'region'")
     stored = json.loads(parameters)["spec"]["mask"]
     image = harness.bot.deps.runner.delivery.read_image(stored["path"], stored["sha256"])
     return image.convert("L")

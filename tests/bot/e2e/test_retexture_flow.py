@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from typing import Any
 
 import numpy as np
@@ -47,14 +46,13 @@ def product() -> tuple[Image.Image, Image.Image]:
 
 
 def jobs(harness: BotHarness) -> list[dict[str, Any]]:
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        rows = db.execute("SELECT id, kind, status, error, parameters FROM jobs ORDER BY queued_at")
-        found = [
-            {"id": i, "kind": k, "status": s, "error": e, "parameters": json.loads(p)}
-            for i, k, s, e, p in rows.fetchall()
-        ]
-    db.close()
-    return found
+    rows = harness.database.rows(
+        "SELECT id, kind, status, error, parameters FROM jobs ORDER BY queued_at"
+    )
+    return [
+        {"id": i, "kind": k, "status": s, "error": e, "parameters": json.loads(p)}
+        for i, k, s, e, p in rows
+    ]
 
 
 def cells(grid: Image.Image) -> list[Image.Image]:

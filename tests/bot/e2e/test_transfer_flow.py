@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from bot.jobs.references import SAME_IMAGES
 from playground import Emulator
 from playground.models import InteractionRecord, Message
 from tests.bot.e2e.conftest import (
+    BotDatabase,
     BotHarness,
     custom_id,
     image_of,
@@ -44,10 +44,9 @@ def png(colour: tuple[int, int, int], size: tuple[int, int] = (128, 64)) -> byte
 
 
 def jobs(harness: BotHarness) -> list[dict[str, Any]]:
-    with sqlite3.connect(harness.data_dir / "mjbot.db") as db:
-        rows = db.execute(
-            "SELECT kind, status, prompt, error, parameters FROM jobs ORDER BY queued_at"
-        ).fetchall()
+    rows = harness.database.rows(
+        "SELECT kind, status, prompt, error, parameters FROM jobs ORDER BY queued_at"
+    )
     return [
         {"kind": k, "status": s, "prompt": p, "error": e, "parameters": json.loads(params)}
         for k, s, p, e, params in rows
@@ -55,10 +54,13 @@ def jobs(harness: BotHarness) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def linked(emu: Emulator, tmp_path: Path, shared_models: Path) -> AsyncIterator[BotHarness]:
+async def linked(
+    emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path
+) -> AsyncIterator[BotHarness]:
     """A bot that may fetch from the emulator's own (loopback) file host."""
     bot = BotHarness(
         emu,
+        database,
         tmp_path / "data",
         shared_models,
         mj_fetch_allow_hosts=[f"127.0.0.1:{emu.port}"],
