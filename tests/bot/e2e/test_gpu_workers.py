@@ -14,7 +14,7 @@ import pytest
 from db import JobStatus
 from engine.engine import Engine, EngineConfig
 from playground import Emulator
-from tests.bot.e2e.conftest import BotHarness, custom_id, imagine, results, wait_result
+from tests.bot.e2e.conftest import BotDatabase, BotHarness, custom_id, imagine, results, wait_result
 from tests.bot.e2e.test_controls import (
     delivered,
     job_id_of,
@@ -37,7 +37,12 @@ class Remote:
 
 
 async def remote_bot(
-    emu: Emulator, tmp_path: Path, shared_models: Path, *, steps: int | None
+    emu: Emulator,
+    database: BotDatabase,
+    tmp_path: Path,
+    shared_models: Path,
+    *,
+    steps: int | None,
 ) -> AsyncIterator[Remote]:
     """A bot whose GPU is the service (its engine renders ``steps`` per job)."""
     gpu = Engine(EngineConfig(devices=("cpu",), cache_dir=shared_models, steps=steps))
@@ -45,7 +50,7 @@ async def remote_bot(
     service = FaultyService(gpu, TOKEN, slots=1, progress_interval_s=0.2)
     async with serve_gpu(service) as url:  # stops the GPU engine when it ends
         harness = BotHarness(
-            emu, tmp_path / "data", shared_models, mj_gpu_url=url, mj_gpu_token=TOKEN
+            emu, database, tmp_path / "data", shared_models, mj_gpu_url=url, mj_gpu_token=TOKEN
         )
         await harness.start()
         try:
@@ -55,18 +60,24 @@ async def remote_bot(
 
 
 @pytest.fixture
-async def remote(emu: Emulator, tmp_path: Path, shared_models: Path) -> AsyncIterator[Remote]:
-    async for made in remote_bot(emu, tmp_path, shared_models, steps=None):
+async def remote(
+    emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path
+) -> AsyncIterator[Remote]:
+    async for made in remote_bot(emu, database, tmp_path, shared_models, steps=None):
         yield made
 
 
 @pytest.fixture
 async def slow_remote(
-    emu: Emulator, tmp_path: Path, shared_models: Path, request: pytest.FixtureRequest
+    emu: Emulator,
+    database: BotDatabase,
+    tmp_path: Path,
+    shared_models: Path,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Remote]:
     """A slow GPU (``LONG`` steps a job, or the parameter's)."""
     steps = getattr(request, "param", LONG)
-    async for made in remote_bot(emu, tmp_path, shared_models, steps=steps):
+    async for made in remote_bot(emu, database, tmp_path, shared_models, steps=steps):
         yield made
 
 
