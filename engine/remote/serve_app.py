@@ -85,7 +85,7 @@ class GpuReplica:
         await asyncio.to_thread(self.engine.registries[0].get, version)
         return model_id
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.02)
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.1)
     async def _start_together(self, runs: list[Run]) -> list[Started]:
         return [self.service.start(run) for run in runs]
 
