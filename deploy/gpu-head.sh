@@ -15,9 +15,9 @@ until ray status --address="$RAY_NODE_IP:6379" >/dev/null 2>&1; do
     sleep 2
 done
 
-# 3. The GPU service on port 8000: one replica per GPU the cluster has now. With more
-#    replicas than GPUs, the deploy waits until worker nodes bring them.
-mjbot gpu deploy --replicas "${MJ_REPLICAS:-1}"
+# 3. The GPU service on port 8000 (MJ_GPU_HOST=127.0.0.1 behind a TLS proxy): one replica per
+#    GPU the cluster has now. With more replicas than GPUs, it waits for worker nodes.
+mjbot gpu deploy --replicas "${MJ_REPLICAS:-1}" --host "${MJ_GPU_HOST:-0.0.0.0}"
 
 # 4. Live as long as Ray's head does.
 wait "$ray_pid"

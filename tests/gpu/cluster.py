@@ -72,7 +72,13 @@ class RayCluster:
         )  # fmt: skip
 
     def deploy(
-        self, *, replicas: int = 2, batch: int = 2, models: dict[str, str] | None = None
+        self,
+        *,
+        replicas: int = 2,
+        batch: int = 2,
+        models: dict[str, str] | None = None,
+        device: str = "cpu",
+        gpus_per_replica: float = 0,
     ) -> None:
         """``mjbot gpu deploy`` on this cluster (CPU replicas); returns once the service
         answers ``/v1/capacity`` with every slot."""
@@ -82,7 +88,8 @@ class RayCluster:
                 sys.executable, "-m", "bot", "gpu", "deploy",
                 f"--address=127.0.0.1:{self.port}", "--host=127.0.0.1",
                 f"--port={self.serve_port}", f"--replicas={replicas}",
-                "--gpus-per-replica=0", "--cpus-per-replica=1", "--device=cpu",
+                f"--gpus-per-replica={gpus_per_replica}", "--cpus-per-replica=1",
+                f"--device={device}",
             ],
             check=True, env=env, capture_output=True, timeout=300,
         )  # fmt: skip
