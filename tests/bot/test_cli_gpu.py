@@ -18,7 +18,7 @@ from bot.config import SettingsError, load_settings
 from tests.gpu.cluster import free_port
 
 TOKEN = "t0ken"  # noqa: S105 - a test service's token
-WRONG = "wrong"  # noqa: S105 - and one it must refuse
+WRONG = "wrong"
 GPU_KEYS = ("MJ_GPU_URL", "MJ_GPU_URLS", "MJ_GPU_TOKEN", "MJ_SPEED", "MJ_BATCH", "DISCORD_TOKEN")
 
 
