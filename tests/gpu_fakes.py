@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from engine.remote.http import gpu_app
-from engine.remote.service import GpuService, Run
+from engine.gpu.http import gpu_app
+from engine.gpu.service import GpuService, Run
 
 TOKEN = "test-gpu-token"  # noqa: S105 - the token of a test's own service
 

@@ -82,7 +82,7 @@ def run_gpu(args: argparse.Namespace) -> int:
 
 def _deploy(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        from engine.remote.serve_app import ReplicaSettings, deploy
+        from engine.gpu.serve_app import ReplicaSettings, deploy
     except ImportError as error:
         print(f"Ray Serve is not installed ({error}): pip install 'mjbot[gpu]'", file=sys.stderr)
         return 2
@@ -111,8 +111,8 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
     from aiohttp import web
 
     from engine.engine import Engine
-    from engine.remote.http import gpu_app
-    from engine.remote.service import GpuService
+    from engine.gpu.http import gpu_app
+    from engine.gpu.service import GpuService
 
     assert settings.mj_gpu_token is not None  # noqa: S101 - checked by the caller
     engine = Engine(settings.engine_config(local=True))

@@ -103,18 +103,10 @@ def test_every_field_and_image_arrives_exactly() -> None:
             continue  # hold images: compared below
         else:
             assert a == b, name
-    assert (
-        got.transfer is not None
-    )
-    assert (
-        got.transfer.style.tobytes() == sent.transfer.style.tobytes()
-    )
-    assert (
-        got.references[0].image is not None
-    )
-    assert (
-        got.references[0].image.tobytes() == sent.references[0].image.tobytes()
-    )
+    assert got.transfer is not None
+    assert got.transfer.style.tobytes() == sent.transfer.style.tobytes()
+    assert got.references[0].image is not None
+    assert got.references[0].image.tobytes() == sent.references[0].image.tobytes()
     assert (got.references[1].image, got.references[1].code) == (None, 7)
     assert isinstance(got.style, Style)
     assert isinstance(got.outpaint.pan, PanDirection)

@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import web
 
-from engine.remote.service import GpuService
+from engine.gpu.service import GpuService
 from engine.remote.wire import WireError
 
 __all__ = ["MAX_BODY_BYTES", "RETRY_AFTER_S", "gpu_app"]

@@ -1,6 +1,6 @@
 """The GPU side of protocol v1: run wire requests on a local engine, stream their events.
 
-Framework-free: ``engine.remote.http`` (aiohttp) and ``engine.remote.serve_app`` (Ray Serve)
+Framework-free: ``engine.gpu.http`` (aiohttp) and ``engine.gpu.serve_app`` (Ray Serve)
 put it behind HTTP. The caller decides 401 (:meth:`GpuService.authorized`), 429
 (:meth:`GpuService.admit`) and 400 (:func:`~engine.remote.wire.decode_request` raising
 :class:`~engine.remote.wire.WireError`) before the stream starts; once it has started, every

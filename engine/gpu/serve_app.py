@@ -2,7 +2,7 @@
 imports Ray (the ``gpu`` extra), and only where it runs: on the GPU cluster.
 
 One replica per GPU (``num_gpus: 1``), each a local :class:`~engine.engine.Engine` on its
-device behind the protocol-v1 :class:`~engine.remote.service.GpuService`:
+device behind the protocol-v1 :class:`~engine.gpu.service.GpuService`:
 
 * ``@serve.multiplexed`` loads a model by the ``serve_multiplexed_model_id`` header (the
   model's catalog key), so Serve routes a request to a replica that has it loaded;
@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import EngineError
-from engine.remote.service import GpuService, Run, Started
+from engine.gpu.service import GpuService, Run, Started
 from engine.remote.wire import WireError
 
 __all__ = ["APP_NAME", "ReplicaSettings", "deploy", "gpu_application"]
