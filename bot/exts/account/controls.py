@@ -24,6 +24,7 @@ from bot.ui.custom_ids import ButtonId
 from db import JobNotFoundError, JobStatus
 from db import jobs as repo
 from db.errors import StorageError
+from db.models import Job
 
 __all__ = ["CANCEL", "ENVELOPE", "Controls", "dm_text", "parameter_lines"]
 
@@ -33,6 +34,8 @@ CANCEL = "❌"
 ENVELOPE = "✉"
 """Compared without the emoji presentation selector: ✉️ and ✉ are the same reaction."""
 MESSAGE_MAX = 2000
+RECORDING_GRACE_S = 3.0
+"""How long a reaction on the bot's own message waits for the job to record it."""
 NEGATIVE_MAX = 300
 CANCEL_NOTES = {
     CancelOutcome.FINISHING: (
@@ -71,10 +74,9 @@ class Controls:
         me = self.deps.client.user
         if emoji not in (CANCEL, ENVELOPE) or (me is not None and event.user_id == me.id):
             return
-        try:
-            async with self.deps.db.read() as session:
-                job = await repo.job_by_message(session, event.message_id)
-        except JobNotFoundError:
+        mine = me is not None and event.message_author_id == me.id
+        job = await self._job_of_message(event.message_id, wait=mine)
+        if job is None:
             return  # not a job's message
         if job.user_id != event.user_id:
             log.info(
@@ -89,6 +91,19 @@ class Controls:
             return
         outcome = await self.deps.runner.cancel(job.id)
         log.info("job %s: ❌ reaction by its owner: %s", job.id, outcome)
+
+    async def _job_of_message(self, message_id: int, *, wait: bool) -> Job | None:
+        """The job whose message this is. A result is recorded a moment after Discord shows it
+        (``wait``: the bot's own message): a reaction that quick waits for the record."""
+        deadline = asyncio.get_running_loop().time() + (RECORDING_GRACE_S if wait else 0)
+        while True:
+            try:
+                async with self.deps.db.read() as session:
+                    return await repo.job_by_message(session, message_id)
+            except JobNotFoundError:
+                if asyncio.get_running_loop().time() >= deadline:
+                    return None
+            await asyncio.sleep(0.2)
 
     async def send_to_dms(self, job_id: str) -> None:
         """✉️: DM the owner the job's ID, seeds, prompt and parameters, with each image as its
