@@ -17,7 +17,7 @@ from engine.request import GenerationRequest, GenerationResult, Operation, Progr
 from engine.scheduler import FairScheduler, SpeedMode, Ticket
 from engine.sizes import size_for_aspect
 from engine.transfer.operation import output_size, pixel_budget, transfer_steps
-from engine.worker import PendingJob
+from engine.worker import DeviceWorker, PendingJob
 
 __all__ = ["Engine", "EngineConfig", "JobHandle", "estimate_cost"]
 
@@ -156,12 +156,17 @@ class Engine:
         return (self._remote or self._local).executor
 
     @property
+    def workers(self) -> list[DeviceWorker]:
+        """The local devices' worker threads."""
+        executor = self._local.executor
+        assert isinstance(executor, LocalExecutor)  # noqa: S101 - the local lane's kind
+        return executor.workers
+
+    @property
     def registries(self) -> list[ModelRegistry]:
         """Each local device's models (touch them only before :meth:`start` or on its
         thread)."""
-        executor = self._local.executor
-        assert isinstance(executor, LocalExecutor)  # noqa: S101 - the local lane's kind
-        return executor.registries
+        return [worker.registry for worker in self.workers]
 
     def _lanes(self) -> list[_Lane]:
         return [self._local] if self._remote is None else [self._remote, self._local]

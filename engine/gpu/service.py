@@ -163,7 +163,8 @@ class GpuService:
                 preview = (
                     progress.preview is not None and now - last_preview >= self.preview_interval_s
                 )
-                if preview or now - last_progress >= self.progress_interval_s:
+                last = progress.step >= progress.total  # 100% is always said
+                if preview or last or now - last_progress >= self.progress_interval_s:
                     event = encode_progress(progress, with_preview=preview)
                     last_progress, last_preview = now, now if preview else last_preview
                     yield event_line(event)

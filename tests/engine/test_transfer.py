@@ -264,7 +264,7 @@ def test_transfer_cost_grows_with_pixels_and_steps() -> None:
 
 async def test_transfer_through_the_engine(tmp_path: Path, tiny_vgg: Backbone) -> None:
     engine = Engine(EngineConfig(devices=("cpu",), cache_dir=tmp_path))
-    worker = engine._workers[0]
+    worker = engine.workers[0]
     worker.backbones = BackboneRegistry(device="cpu")
     worker.backbones.add(tiny_vgg)
     await engine.start(warm_up=False)

@@ -25,7 +25,7 @@ async def test_the_worker_runs_below_the_event_loop_and_freezes_what_it_loads(
     await engine.start()
     try:
         await engine.submit(GenerationRequest(prompt=PROMPT, steps=1, count=1)).future
-        worker_thread = engine._workers[0]._thread.native_id
+        worker_thread = engine.workers[0]._thread.native_id
         assert worker_thread is not None
         loop_nice = os.getpriority(os.PRIO_PROCESS, 0)  # 0: this (the loop's) thread
         worker_nice = os.getpriority(os.PRIO_PROCESS, worker_thread)

@@ -19,11 +19,20 @@ TOKEN = "tier2-token"  # noqa: S105 - a throwaway local cluster's token
 RAY = Path(sys.executable).with_name("ray")
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different free loopback ports (held together while chosen, so never twice)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return free_ports(1)[0]
 
 
 def ray_available() -> bool:
@@ -40,8 +49,7 @@ class RayCluster:
     def __init__(self, data_dir: Path, *, cpus: int = 2) -> None:
         self.data_dir = data_dir
         self.cpus = cpus
-        self.port = free_port()
-        self.serve_port = free_port()
+        self.port, self.serve_port = free_ports(2)
         # Ray's sockets live under its temp dir: keep the path short (Unix sockets: 107 bytes).
         self.temp_dir = Path(tempfile.mkdtemp(prefix="mjray-", dir="/tmp"))
         self.env = {
