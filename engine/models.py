@@ -8,13 +8,13 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import ModelLoadError, UnknownVersionError, UnsupportedFeatureError
+from engine.catalog import DEFAULT_VERSION, ModelCatalog
+from engine.errors import ModelLoadError, UnsupportedFeatureError
 from engine.tiny import TINY_SOURCES, ensure_tiny_model
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_VERSION = "default"
 DEFAULT_IP_ADAPTER = "h94/IP-Adapter"
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 BASE_STEPS = {"builtin": 8, "shapes": 20, "sd": 30, "sdxl": 30}
@@ -319,36 +318,6 @@ def _set_sampler(pipe: Any, sampler: str) -> None:
         pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
     elif sampler != "model":
         raise ModelLoadError(f"unknown sampler {sampler!r}; use dpm++, euler or model")
-
-
-@dataclass(frozen=True, slots=True)
-class ModelCatalog:
-    """Which model answers to which ``--v``/``--niji``: keys like ``default``, ``6.1``,
-    ``niji``, ``niji 6``; values are model sources."""
-
-    sources: Mapping[str, str]
-
-    def key_for(self, version: str | None) -> str:
-        """The catalog key for a request's version; raises :class:`UnknownVersionError`."""
-        if version is None:
-            return DEFAULT_VERSION
-        if version in self.sources:
-            return version
-        if version.startswith("niji") and "niji" in self.sources:
-            return "niji"
-        shown = ", ".join(_describe_key(k) for k in self.sources)
-        raise UnknownVersionError(
-            f"{_describe_key(version)} is not available on this server (available: {shown})"
-        )
-
-    def source_for(self, version: str | None) -> str:
-        return self.sources[self.key_for(version)]
-
-
-def _describe_key(key: str) -> str:
-    if key == DEFAULT_VERSION:
-        return "the default model"
-    return f"--{key}" if key.startswith("niji") else f"--v {key}"
 
 
 class ModelRegistry:

@@ -32,48 +32,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
+
+from engine.tickets import MODE_TIERS, TIER_COUNT, SpeedMode, Ticket
+
+__all__ = ["FairScheduler", "SpeedMode", "Ticket"]
 
 log = logging.getLogger(__name__)
-
-TIER_COUNT = 4
-
-
-class SpeedMode(StrEnum):
-    """A job's GPU speed mode, as in Midjourney's /turbo, /fast and /relax."""
-
-    FAST = "fast"
-    RELAX = "relax"
-    TURBO = "turbo"
-
-
-_MODE_TIERS = {SpeedMode.TURBO: 1, SpeedMode.FAST: 2, SpeedMode.RELAX: 3}
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """One queued job as the scheduler sees it.
-
-    Attributes:
-        job_id: unique among queued tickets.
-        user_id: whose turn this ticket spends.
-        mode: the job's speed mode; picks its tier.
-        interactive: a cheap follow-up (upscale, region edit) the user is waiting on.
-        cost: estimated GPU seconds, > 0; advances the user's virtual clock when served.
-    """
-
-    job_id: str
-    user_id: str
-    mode: SpeedMode
-    interactive: bool = False
-    cost: float = 1.0
-
-    @property
-    def tier(self) -> int:
-        """The tier this ticket is served in before aging; 0 is served first."""
-        if self.interactive and self.mode != SpeedMode.RELAX:
-            return 0
-        return _MODE_TIERS[self.mode]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +250,7 @@ class FairScheduler:
         """Queue a ticket; ValueError for a duplicate job_id or bad cost, RuntimeError if closed."""
         if not (ticket.cost > 0 and math.isfinite(ticket.cost)):
             raise ValueError(f"job {ticket.job_id}: cost must be finite and > 0, got {ticket.cost}")
-        if ticket.mode not in _MODE_TIERS:
+        if ticket.mode not in MODE_TIERS:
             modes = ", ".join(SpeedMode)
             raise ValueError(
                 f"job {ticket.job_id}: unknown mode {ticket.mode!r}; use one of {modes}"

@@ -3,10 +3,8 @@
 An admin turns them on with a comma list (``MJ_SPEED=bf16,channels_last,fused_qkv,compile``,
 ``bench/engine.py --speed``); :func:`parse_speed` reads it and :func:`speed_up` applies it to
 a loaded pipeline, compile warm-up included, and says what it did in a :class:`SpeedReport`.
-Everything here runs where models load: on the worker thread, never on the event loop, so
-the minutes a compile can take delay that device's first job, never the bot.
-
-The options change modules, not pipelines, so every pipeline sharing them through
+It runs where models load, on the worker thread: a compile's minutes delay that device's
+first job, never the bot. The options change modules, so every pipeline sharing them through
 ``from_pipe`` (img2img, inpaint, ControlNet) runs with them too; a separately loaded model
 does not. :func:`needs_vae_tiling` decides when a decode must be tiled to fit in memory.
 """
