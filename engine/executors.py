@@ -110,10 +110,6 @@ class LocalExecutor:
     def parallelism(self) -> int:
         return len(self.workers)
 
-    @property
-    def registries(self) -> list[ModelRegistry]:
-        return [worker.registry for worker in self.workers]
-
     async def start(self, *, warm_up: bool) -> None:
         if warm_up:  # off the event loop: loading takes seconds to minutes
             for worker in self.workers:

@@ -143,8 +143,8 @@ class DeviceWorker:
         peek = self._peek
 
         def fits(ticket: Ticket) -> bool:
-            queued = peek(ticket.job_id)
-            if queued is None or queued.request.version != first.request.version:
+            queued = peek(ticket.job_id)  # its key names its version: another model never fits
+            if queued is None:
                 return False
             try:
                 return batch_key(model, queued.request, self.house) == key

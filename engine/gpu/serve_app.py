@@ -108,10 +108,7 @@ class GpuReplica:
             if wanted != key:
                 raise WireError(f"the model header says {wanted!r} but the request is for {key!r}")
             await self.get_model(key)
-        except (WireError, ValueError) as error:
-            self.service.release()
-            return _json("bad_request", str(error), 400)
-        except EngineError as error:  # unknown version, a model that does not load
+        except (EngineError, ValueError) as error:  # a bad body, an unknown or broken model
             self.service.release()
             return _json("bad_request", str(error), 400)
         except BaseException:

@@ -21,17 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.engine import Engine, JobHandle
-from engine.errors import (
-    EngineError,
-    GPUOutOfMemoryError,
-    InvalidRequestError,
-    JobCancelledError,
-    UnknownVersionError,
-    UnsupportedFeatureError,
-)
+from engine.errors import EngineError
 from engine.remote.wire import (
     PROTOCOL,
     ErrorCode,
+    code_for,
     decode_request,
     encode_progress,
     encode_result,
@@ -48,8 +42,6 @@ PREVIEW_INTERVAL_S = 3.0
 HEARTBEAT_S = 2.0
 """While queued or loading a model, a ``waiting`` event this often: the client tells a slow
 start from a dead worker, and a vanished client is noticed at the next write."""
-
-_REFUSALS = (InvalidRequestError, UnknownVersionError, UnsupportedFeatureError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,14 +176,8 @@ class GpuService:
     async def _outcome(self, run: Run, future: asyncio.Future[Any]) -> bytes:
         try:
             result = future.result()
-        except GPUOutOfMemoryError as error:
-            return _error(run, ErrorCode.OOM, error)
-        except _REFUSALS as error:
-            return _error(run, ErrorCode.BAD_REQUEST, error)
-        except JobCancelledError as error:  # shutting down: someone else should run it
-            return _error(run, ErrorCode.WORKER_LOST, error)
         except EngineError as error:
-            return _error(run, ErrorCode.FAILED, error)
+            return _error(run, code_for(error), error)
         encoded = await asyncio.to_thread(encode_result, result)  # PNG encoding: off the loop
         return event_line({"event": "result", "dispatch": run.dispatch, "result": encoded})
 

@@ -30,21 +30,15 @@ from typing import Any
 
 import aiohttp
 
-from engine.errors import (
-    EngineError,
-    GPUOutOfMemoryError,
-    InvalidRequestError,
-    JobCancelledError,
-    WorkerLostError,
-)
+from engine.errors import EngineError, InvalidRequestError, JobCancelledError, WorkerLostError
 from engine.executors import Claim, Finished
 from engine.models import ModelCatalog
 from engine.remote.wire import (
-    ErrorCode,
     WireError,
     decode_progress,
     decode_result,
     encode_request,
+    error_for,
     parse_event,
 )
 from engine.request import GenerationResult
@@ -348,16 +342,11 @@ class ServeExecutor:
         if kind == "result":
             return await asyncio.to_thread(decode_result, event.get("result"))
         if kind == "error":
-            code, message = event.get("code"), str(event.get("message", ""))
-            if code == ErrorCode.OOM:
-                raise GPUOutOfMemoryError(message)
-            if code == ErrorCode.BAD_REQUEST:
-                raise InvalidRequestError(message)
-            if code == ErrorCode.WORKER_LOST:
+            message = str(event.get("message", ""))
+            error = error_for(event.get("code"), message)
+            if isinstance(error, WorkerLostError):
                 raise _Lost(message)
-            if code == ErrorCode.CANCELLED:
-                raise JobCancelledError(message)
-            raise EngineError(message or f"the GPU worker failed ({code})")
+            raise error
         return None  # accepted, waiting, or an event a newer worker sends
 
 

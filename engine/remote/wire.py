@@ -26,7 +26,15 @@ from typing import Any, Union
 
 from PIL import Image
 
-from engine.errors import EngineError
+from engine.errors import (
+    EngineError,
+    GPUOutOfMemoryError,
+    InvalidRequestError,
+    JobCancelledError,
+    UnknownVersionError,
+    UnsupportedFeatureError,
+    WorkerLostError,
+)
 from engine.loras import LoraUse
 from engine.request import EffectiveParameters, GenerationRequest, GenerationResult, Progress
 
@@ -34,12 +42,14 @@ __all__ = [
     "PROTOCOL",
     "ErrorCode",
     "WireError",
+    "code_for",
     "decode_progress",
     "decode_request",
     "decode_result",
     "encode_progress",
     "encode_request",
     "encode_result",
+    "error_for",
     "event_line",
     "parse_event",
 ]
@@ -70,6 +80,38 @@ class WireError(EngineError):
     def __init__(self, message: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> None:
         super().__init__(message)
         self.code = code
+
+
+_ERRORS: dict[ErrorCode, type[EngineError]] = {
+    ErrorCode.OOM: GPUOutOfMemoryError,
+    ErrorCode.BAD_REQUEST: InvalidRequestError,
+    ErrorCode.WORKER_LOST: WorkerLostError,
+    ErrorCode.CANCELLED: JobCancelledError,
+}
+
+
+def code_for(error: EngineError) -> ErrorCode:
+    """The code a worker sends for an engine error. A job cancelled on the worker's side
+    (it is shutting down) is a lost worker: the bot runs it again elsewhere."""
+    if isinstance(error, GPUOutOfMemoryError):
+        return ErrorCode.OOM
+    if isinstance(error, InvalidRequestError | UnknownVersionError | UnsupportedFeatureError):
+        return ErrorCode.BAD_REQUEST
+    if isinstance(error, JobCancelledError):
+        return ErrorCode.WORKER_LOST
+    return ErrorCode.FAILED
+
+
+def error_for(code: object, message: str) -> EngineError:
+    """The engine error an ``error`` event's code stands for (``worker_lost``:
+    :class:`~engine.errors.WorkerLostError`)."""
+    try:
+        kind = _ERRORS.get(ErrorCode(str(code)))
+    except ValueError:  # a code this bot does not know (a newer worker)
+        kind = None
+    if kind is None:
+        return EngineError(message or f"the GPU worker failed ({code})")
+    return kind(message)
 
 
 # -- images ------------------------------------------------------------------------------
