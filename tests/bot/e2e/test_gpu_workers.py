@@ -118,6 +118,8 @@ async def test_a_bot_restart_mid_job_runs_it_again_and_delivers_it_once(
     await imagine(emu, "a long voyage --seed 3")
     waiting = await waiting_message(emu, harness, "a long voyage")
     await emu.wait_for(lambda: "%)" in emu.message(waiting.id).content, 30, what="progress")
+    # Its first start is on record (attempt 1) before the restart interrupts it.
+    await wait_status(emu, harness, job_id_of(waiting), JobStatus.RUNNING)
     await harness.restart()
     await emu.wait_for(lambda: len(slow_remote.service.started) == 2, 30, what="a second run")
     first, second = slow_remote.service.started
