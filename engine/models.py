@@ -89,6 +89,12 @@ class LoadedModel:
     def vae_scale_factor(self) -> int:
         return int(self.text2img.vae_scale_factor)
 
+    @property
+    def max_steps(self) -> int:
+        """The longest schedule: the model's training timesteps. More only repeat timesteps
+        (DPM++ with Karras sigmas even fails past ~1040 steps of 1000)."""
+        return int(self.text2img.scheduler.config.get("num_train_timesteps", 1000))
+
     def img2img(self) -> Any:
         if self._img2img is None:
             from diffusers import AutoPipelineForImage2Image

@@ -82,10 +82,11 @@ PreviewFn = Callable[[list[Image.Image]], Image.Image | None]
 
 def steps_for(model: LoadedModel, request: GenerationRequest) -> int:
     """Steps of the full schedule: the model's (or the request's), scaled by ``--quality`` for
-    a first grid only (Midjourney: ``--q`` affects neither variations nor upscales)."""
+    a first grid only (Midjourney: ``--q`` affects neither variations nor upscales), at most
+    the model's training timesteps (``MJ_STEPS=800`` with ``--q 2`` runs 1000)."""
     base = request.steps if request.steps is not None else model.base_steps
     quality = request.quality if request.operation is Operation.IMAGINE else 1.0
-    return max(1, round(base * quality))
+    return min(max(1, round(base * quality)), model.max_steps)
 
 
 def schedule_steps(steps: int, strength: float | None) -> int:

@@ -4,10 +4,11 @@ Midjourney applies them, upscale fidelity, and no progress bars on stderr."""
 from __future__ import annotations
 
 import pytest
+import torch
 from PIL import Image
 
 from engine.models import LoadedModel
-from engine.operations import UPSCALE_STRENGTH, render, schedule_steps
+from engine.operations import UPSCALE_STRENGTH, render, schedule_steps, steps_for
 from engine.request import (
     GenerationRequest,
     Operation,
@@ -85,6 +86,23 @@ def test_schedule_is_lengthened_only_when_no_step_would_run() -> None:
     assert schedule_steps(1, 0.45) == 3
     assert schedule_steps(1, 0.95) == 2
     assert schedule_steps(8, None) == 8
+
+
+@pytest.mark.parametrize(("steps", "quality", "expected"), [(800, 2.0, 1000), (5000, 1.0, 1000)])
+def test_schedules_stop_at_the_models_training_timesteps(
+    tiny: LoadedModel, steps: int, quality: float, expected: int
+) -> None:
+    """``MJ_STEPS`` allows 10,000 and ``--q 2`` doubles it; DPM++ (Karras) used to crash with
+    an IndexError at the last step of any schedule past ~1040 steps."""
+    request = GenerationRequest(prompt=PROMPT, seeds=(1,), steps=steps, quality=quality)
+    assert tiny.max_steps == 1000
+    assert steps_for(tiny, request) == expected
+    scheduler = type(tiny.text2img.scheduler).from_config(tiny.text2img.scheduler.config)
+    scheduler.set_timesteps(steps_for(tiny, request))
+    sample = torch.zeros(1, 4, 2, 2)
+    for timestep in scheduler.timesteps:  # the whole schedule steps through
+        sample = scheduler.step(torch.zeros_like(sample), timestep, sample).prev_sample
+    assert scheduler.step_index == expected
 
 
 @pytest.mark.parametrize("operation", [Operation.UPSCALE, Operation.VARIATION])
