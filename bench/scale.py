@@ -9,6 +9,9 @@ several users at each replica count (target: ≥ 1.8× from 1 to 2 replicas).
 GPU cluster: ``--address HEAD:6379 --device cuda --gpus-per-replica 1 --replicas 1,2,4,8``
 deploys onto an existing cluster (started by the README's walk-through) and measures the same.
 
+Each burst prints its seconds and the results each replica delivered (``12/12``): an uneven
+split means Serve queued runs behind a busy replica while another idled.
+
 Run: .venv/bin/python bench/scale.py [--replicas 1,2] [--jobs 24] [--users 6] [--steps 8]
      [--runs 3]
 """
@@ -21,6 +24,8 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,12 +34,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from engine.engine import Engine, EngineConfig  # noqa: E402 - after the path
+from engine.remote.client import ServeExecutor  # noqa: E402
 from engine.request import GenerationRequest, WeightedText  # noqa: E402
 from tests.gpu.cluster import TOKEN, RayCluster  # noqa: E402
 
 
-async def burst(url: str, jobs: int, users: int, steps: int, cache: Path) -> float:
-    """Seconds for ``jobs`` grids from ``users`` users, all queued at once."""
+@dataclass(frozen=True)
+class Burst:
+    seconds: float
+    per_worker: list[int]
+    """Results each replica delivered."""
+    refused: int
+    """Runs a service refused (429), each back in the queue."""
+
+
+async def burst(url: str, jobs: int, users: int, steps: int, cache: Path) -> Burst:
+    """``jobs`` grids from ``users`` users, all queued at once."""
     engine = Engine(
         EngineConfig(devices=("cpu",), cache_dir=cache, gpu_urls=(url,), gpu_token=TOKEN)
     )
@@ -49,7 +64,12 @@ async def burst(url: str, jobs: int, users: int, steps: int, cache: Path) -> flo
             for n in range(jobs)
         ]
         await asyncio.gather(*(handle.future for handle in handles))
-        return time.perf_counter() - began
+        seconds = time.perf_counter() - began
+        executor = engine.executor
+        assert isinstance(executor, ServeExecutor)  # noqa: S101 - gpu_urls set
+        outcomes = Counter(record.outcome for record in executor.history)
+        workers = Counter(r.worker for r in executor.history if r.outcome == "result")
+        return Burst(seconds, sorted(workers.values(), reverse=True), outcomes["refused"])
     finally:
         await engine.close()
 
@@ -86,16 +106,20 @@ def main() -> None:
                 # A first burst loads the model on every replica; the second is measured.
                 asyncio.run(burst(cluster.url, 2 * replicas, args.users, 1, cache))
                 # The best of a few bursts: on a shared machine neighbours only slow a run down.
-                timings = [
+                bursts = [
                     asyncio.run(burst(cluster.url, args.jobs, args.users, args.steps, cache))
                     for _ in range(args.runs)
                 ]
-                seconds = min(timings)
-                rates[replicas] = args.jobs / seconds
-                shown = ", ".join(f"{t:.1f}" for t in timings)
+                rates[replicas] = args.jobs / min(b.seconds for b in bursts)
+                shown = ", ".join(
+                    f"{b.seconds:.1f} s ({'/'.join(map(str, b.per_worker))}"
+                    + (f", {b.refused} refused" if b.refused else "")
+                    + ")"
+                    for b in bursts
+                )
                 print(
                     f"{replicas} replica(s): {args.jobs} grids ({args.steps} steps, "
-                    f"{args.users} users) in {shown} s; best {rates[replicas]:.2f} jobs/s",
+                    f"{args.users} users) in {shown}; best {rates[replicas]:.2f} jobs/s",
                     flush=True,
                 )
             base = rates[counts[0]]

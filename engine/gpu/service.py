@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -31,7 +30,7 @@ from engine.remote.wire import (
     encode_result,
     event_line,
 )
-from engine.request import GenerationRequest, Progress
+from engine.request import GenerationRequest, GenerationResult, Progress
 
 __all__ = ["GpuService", "Run", "Started"]
 
@@ -161,8 +160,8 @@ class GpuService:
                     last_progress, last_preview = now, now if preview else last_preview
                     yield event_line(event)
             finished = True
-            line = await self._outcome(run, handle.future)
-            self.outcomes[run.dispatch] = json.loads(line).get("code", "result")
+            outcome, line = await self._outcome(run, handle.future)
+            self.outcomes[run.dispatch] = outcome
             yield line
         finally:
             if not finished:  # the client went away (or the server stops): stop the job
@@ -173,13 +172,15 @@ class GpuService:
                 log.info("run %s/%s: client gone, cancelled", run.job, run.dispatch)
             self.active -= 1
 
-    async def _outcome(self, run: Run, future: asyncio.Future[Any]) -> bytes:
+    async def _outcome(self, run: Run, future: asyncio.Future[Any]) -> tuple[str, bytes]:
+        """``result`` or the error code, and the event line that says it."""
         try:
             result = future.result()
         except EngineError as error:
-            return _error(run, code_for(error), error)
-        encoded = await asyncio.to_thread(encode_result, result)  # PNG encoding: off the loop
-        return event_line({"event": "result", "dispatch": run.dispatch, "result": encoded})
+            code = code_for(error)
+            return str(code), _error(run, code, error)
+        # PNG and JSON encoding (megabytes for four large cells): off the loop.
+        return "result", await asyncio.to_thread(_result_line, run, result)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -189,6 +190,12 @@ class GpuService:
 def _retrieved(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _result_line(run: Run, result: GenerationResult) -> bytes:
+    return event_line(
+        {"event": "result", "dispatch": run.dispatch, "result": encode_result(result)}
+    )
 
 
 def _error(run: Run, code: ErrorCode, error: BaseException) -> bytes:

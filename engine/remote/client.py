@@ -56,6 +56,8 @@ REST_S = 2.0
 STALL_S = 120.0
 """A stream silent this long is lost (the service sends a heartbeat every ~2 s)."""
 REFRESH_S = 10.0
+LARGE_LINE = 1 << 16
+"""Event lines longer than this (results) are parsed on a thread."""
 
 
 HISTORY = 10_000
@@ -315,7 +317,9 @@ class ServeExecutor:
             if response.status != 200:
                 raise _Lost(f"HTTP {response.status}: {await _message(response)}")
             async for line in _lines(response.content):
-                event = parse_event(line)
+                # A result is megabytes of JSON: parse it off the loop.
+                large = len(line) > LARGE_LINE
+                event = await asyncio.to_thread(parse_event, line) if large else parse_event(line)
                 if event["event"] == "accepted" and isinstance(event.get("worker"), str):
                     record.worker = event["worker"]
                 outcome = await self._handle(job, dispatch, event)

@@ -35,7 +35,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
     ray = RayCluster(tmp_path_factory.mktemp("gpu-data"))
     ray.start()
     try:
-        models = {"7": "builtin:tiny", "solo": "builtin:tiny", "other": "builtin:tiny"}
+        models = dict.fromkeys(("7", "solo", "other", "spread"), "builtin:tiny")
         ray.deploy(replicas=REPLICAS, batch=BATCH, models=models)
         yield ray
     finally:
@@ -43,12 +43,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
 
 
 def bot_engine(cluster: RayCluster, tmp_path: Path) -> Engine:
-    models = {
-        "default": "builtin:tiny",
-        "7": "builtin:tiny",
-        "solo": "builtin:tiny",
-        "other": "builtin:tiny",
-    }
+    models = dict.fromkeys(("default", "7", "solo", "other", "spread"), "builtin:tiny")
     return Engine(
         EngineConfig(
             models=models,
@@ -74,10 +69,14 @@ def grid(seed: int, *, version: str | None = None, steps: int = 4) -> Generation
     )
 
 
-def runs(engine: Engine, job_id: str) -> list[Dispatch]:
+def executor_history(engine: Engine) -> list[Dispatch]:
     executor = engine.executor
     assert isinstance(executor, ServeExecutor)
-    return [record for record in executor.history if record.job == job_id]
+    return list(executor.history)
+
+
+def runs(engine: Engine, job_id: str) -> list[Dispatch]:
+    return [record for record in executor_history(engine) if record.job == job_id]
 
 
 async def first_progress(
@@ -155,6 +154,41 @@ async def test_a_bot_restart_mid_job_frees_the_replica_and_runs_the_job_again(
         await after.close()
 
 
+async def test_runs_fill_every_replica_and_capacity_answers_while_all_are_busy(
+    bot: Engine, cluster: RayCluster
+) -> None:
+    # A model loaded on one replica only: once that one holds BATCH runs, Serve must send the
+    # rest to the other (which loads it), not queue them behind the busy one (it used to).
+    await asyncio.wait_for(bot.submit(grid(0, version="spread"), job_id="spread").future, 180)
+    futures = [
+        bot.submit(grid(n, version="spread", steps=LONG), job_id=f"fill-{n}").future
+        for n in range(REPLICAS * BATCH)
+    ]
+
+    def started() -> list[Dispatch]:
+        return [
+            r
+            for r in executor_history(bot)
+            if r.job.startswith("fill-") and r.outcome == "running" and r.worker
+        ]
+
+    deadline = time.monotonic() + 120
+    while len(started()) < REPLICAS * BATCH:
+        assert time.monotonic() < deadline, f"only {len(started())} runs started"
+        await asyncio.sleep(0.2)
+    assert sorted(Counter(r.worker for r in started()).values()) == [BATCH] * REPLICAS
+    began = time.monotonic()
+    capacity = await asyncio.to_thread(cluster.capacity)
+    assert time.monotonic() - began < 5  # not queued behind the runs
+    assert capacity["slots"] == REPLICAS * BATCH
+    assert capacity["replicas"] == REPLICAS
+    for n in range(REPLICAS * BATCH):
+        bot.cancel(f"fill-{n}")
+    for future in futures:
+        with pytest.raises(JobCancelledError):
+            await asyncio.wait_for(future, 60)
+
+
 async def test_a_replica_killed_mid_job_is_redispatched_and_delivered_once(
     bot: Engine, cluster: RayCluster
 ) -> None:
@@ -194,15 +228,20 @@ async def test_a_hundred_jobs_from_twenty_users_are_each_delivered_once_in_fair_
     delivered = Counter(record.job for record in mine if record.outcome == "result")
     assert len(delivered) == 100
     assert set(delivered.values()) == {1}
+    by_worker = Counter(record.worker for record in mine if record.outcome == "result")
+    assert len(by_worker) == REPLICAS
+    assert min(by_worker.values()) >= 30, by_worker  # both replicas worked (~50 each)
     # Fair order: dispatched round-robin (a user's j-th job after everyone's (j-1)-th)…
     order = [record.job for record in mine if record.outcome == "result"]
     sent = [record.job for record in mine]
     firsts = [job for job in sent if job.endswith("-0")]
     assert firsts == [f"{user}-0" for user in users]
     ideal = {f"{user}-{n}": n * len(users) + u for u, user in enumerate(users) for n in range(5)}
-    # …and finished within one round of slots of that ideal: no user waits behind another's burst.
-    slots = REPLICAS * BATCH
+    # …and finished within two rounds of slots of that ideal (a job may wait out the batch in
+    # progress on its replica and then its own, while the other replica finishes two batches
+    # dispatched after it): no user waits behind another's burst (a burst would be ~80 places).
+    bound = 2 * REPLICAS * BATCH
     lateness = max(done.index(job) - ideal[job] for job in ideal)
-    print(f"load: 100 jobs, max lateness vs round-robin {lateness} places (bound {slots})")
-    assert lateness <= slots
+    print(f"load: 100 jobs, max lateness vs round-robin {lateness} places (bound {bound})")
+    assert lateness <= bound
     assert len(order) == 100
