@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bot.jobs.portraits import remixed
 from bot.jobs.records import JobView
 from bot.jobs.spec import (
     Imagine,
@@ -156,6 +157,9 @@ def remix(
     edit gives ``--seed``. ``Variations (…)`` reads ``Remix (…)``."""
     work = child.spec.work
     settings = _for_child(edited.settings, work)
+    person = child.spec.settings.person
+    if person is not None:  # a portrait's child stays that person, in that style
+        settings = remixed(settings, person, child.spec.settings.version)
     spec = replace(child.spec, settings=settings, references=references)
     if isinstance(work, Imagine):
         spec = replace(spec, aspect=edited.aspect)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from bot.jobs.person import PersonLook
 from bot.jobs.work import (
     Background,
     FaceTraining,
@@ -112,6 +113,8 @@ class PromptSettings:
     """``--style``: ``raw`` (no house style) or a niji style; ``None``: the house style."""
     loras: tuple[LoraUse, ...] = ()
     """``--lora``: LoRAs of the server's folder and their weights (``None``: its default)."""
+    person: PersonLook | None = None
+    """A portrait's person (already in ``prompt`` and ``loras``): a Remix puts it back."""
 
     _SCALARS: ClassVar[tuple[str, ...]] = (
         "chaos", "stylize", "stop", "quality", "tile", "weird", "version", "iw", "sw", "cw",
@@ -137,6 +140,8 @@ class PromptSettings:
         }
         if self.loras:
             out["loras"] = [[lora.name, lora.weight] for lora in self.loras]
+        if self.person is not None:
+            out["person"] = self.person.to_json()
         out.update({name: getattr(self, name) for name in self._SCALARS})
         return out
 
@@ -154,6 +159,7 @@ class PromptSettings:
                 LoraUse(str(name), None if weight is None else float(weight))
                 for name, weight in data.get("loras", ())
             ),
+            person=PersonLook.from_json(data["person"]) if data.get("person") else None,
             **values,
         )
 

@@ -36,8 +36,13 @@ class PortraitStyle:
 
     def apply(self, prompt: str) -> str:
         """The user's prompt in the template."""
-        template = self.template if "{prompt}" in self.template else "{prompt}, " + self.template
-        return template.replace("{prompt}", prompt.strip()).strip(" ,")
+        return in_template(self.template, prompt)
+
+
+def in_template(template: str, prompt: str) -> str:
+    """``prompt`` in a style's ``template`` (at ``{prompt}``, else before it)."""
+    template = template if "{prompt}" in template else "{prompt}, " + template
+    return template.replace("{prompt}", prompt.strip()).strip(" ,")
 
 
 BUILTIN_STYLES: dict[str, PortraitStyle] = {

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from bot.errors import UserError
 from bot.jobs import children
+from bot.jobs.portraits import portraits_spec
 from bot.jobs.records import JobParameters, JobView
 from bot.jobs.references import reuse, wanted_references
 from bot.jobs.spec import (
@@ -19,6 +23,10 @@ from bot.jobs.spec import (
     Variation,
 )
 from db import JobKind, JobMode
+from engine.loras import LoraUse
+from engine.portrait.imagine import FACE_WEIGHT
+from engine.portrait.library import token_for
+from engine.portrait.styles import PortraitStyle
 from engine.request import PanDirection, Strength
 from parser import parse_one
 
@@ -111,3 +119,59 @@ def test_an_edited_prompt_reuses_the_parents_stored_references() -> None:
         ("https://e.x/b.png", None, True),
         (None, None, False),
     ]
+
+
+def portrait_parent(style: PortraitStyle | None) -> JobView:
+    spec = portraits_spec(
+        parse_one("on a beach --lora film::0.4"),
+        7,
+        "me",
+        style=style,
+        candidates=8,
+        version="tiny-v",
+    )
+    return JobView(
+        JOB, 7, 8, 9, JobKind.PORTRAIT, JobMode.RELAX, "on a beach", "on a beach", None, 10,
+        JobParameters(spec, "Portrait"),
+    )  # fmt: skip
+
+
+OIL = PortraitStyle("oil", "oil painting of {prompt}, brush strokes", lora="brush", weight=0.5)
+
+
+def test_a_remixed_portrait_stays_the_person_in_its_style_on_its_model() -> None:
+    """Remix used to take the edited prompt alone: a reroll lost the face LoRA (the job failed)
+    and a variation drifted to a stranger in another style and model."""
+    token = token_for("me")
+    face, brush = LoraUse("portrait:7/me", FACE_WEIGHT), LoraUse("brush", 0.5)
+    parent_spec = portrait_parent(OIL).spec
+    expected = f"{token}, a person, oil painting of on a beach, brush strokes"
+    assert parent_spec.settings.prompt[0].text == expected
+    assert parent_spec.settings.loras == (face, brush, LoraUse("film", 0.4))
+    edited = JobSpec.from_prompt(parse_one("in a forest --lora brush::0.9 --lora grain"))
+    for child in (
+        children.reroll(portrait_parent(OIL)),
+        children.vary(portrait_parent(OIL), 1, Strength.SUBTLE),
+    ):
+        remixed = children.remix(child, edited, ())
+        settings = remixed.spec.settings
+        expected = f"{token}, a person, oil painting of in a forest, brush strokes"
+        assert settings.prompt[0].text == expected
+        assert settings.loras == (face, brush, LoraUse("grain", None))
+        assert settings.version == "tiny-v"
+        assert remixed.spec.work == child.spec.work
+        # Stored and read back (the job's parameters), the person is still there.
+        assert JobSpec.from_json(remixed.spec.to_json()) == remixed.spec
+
+
+def test_a_portrait_without_a_style_keeps_the_prompt_as_written() -> None:
+    child = children.reroll(portrait_parent(None))
+    remixed = children.remix(child, JobSpec.from_prompt(parse_one("at night")), ())
+    assert remixed.spec.settings.prompt[0].text == f"{token_for('me')}, a person, at night"
+    assert remixed.spec.settings.loras == (LoraUse("portrait:7/me", FACE_WEIGHT),)
+
+
+def test_a_remixed_portrait_refuses_another_model() -> None:
+    child = children.reroll(portrait_parent(OIL))
+    with pytest.raises(UserError, match="leave `--v` out"):
+        children.remix(child, JobSpec.from_prompt(parse_one("at night --v 5")), ())

@@ -167,6 +167,22 @@ async def test_train_list_imagine_and_forget(
     [(child,)] = rows(harness, "SELECT parameters FROM jobs WHERE kind = 'variation'")
     assert json.loads(child)["effective"]["loras"] == {f"portrait:{emu.alice.id}/me": 0.9}
 
+    # Remix of 🔄 keeps the person, the style and the face LoRA on the edited prompt (it used to
+    # send the edited prompt alone: "a portrait request needs the person's face LoRA")
+    await emu.response_of(await emu.slash("prefer", emu.alice, subcommand="remix"))
+    opened = await emu.click(grid.id, custom_id(grid, "🔄"), emu.alice)
+    field = (await emu.response_of(opened))["data"]["components"][0]["components"][0]
+    assert field["value"] == "in a garden --ar 3:4 --seed 40"
+    await emu.submit_modal(opened, {field["custom_id"]: "by the sea --ar 3:4"})
+    remixed = await wait_result(emu, r"^\*\*by the sea --ar 3:4" + PORTRAITS)
+    assert image_of(emu, remixed).size == (2 * 224, 2 * 304)
+    parameters = rows(harness, "SELECT parameters FROM jobs WHERE kind = 'portrait'")
+    effective = json.loads(parameters[-1][0])["effective"]
+    assert effective["loras"] == {f"portrait:{emu.alice.id}/me": 0.9}
+    assert effective["prompt"][0][0].endswith(
+        "a person, by the sea, studio portrait photo, soft light, plain grey backdrop, 85mm"
+    )
+
     forgotten = await ephemeral_reply(emu, await portrait(emu, "forget", name="me"))
     assert forgotten.content.startswith("Forgot **me**")
     assert not folder.exists()
@@ -174,7 +190,7 @@ async def test_train_list_imagine_and_forget(
     assert rows(harness, "SELECT * FROM jobs WHERE kind = 'training'") == []
     # every photo and crop of the training is deleted; the portraits' images stay
     assert not training & store_files(harness)
-    assert len(store_files(harness) - before) == 4 + 4  # the grid's and its variations'
+    assert len(store_files(harness) - before) == 4 + 4 + 4  # the grid, its variations, the remix
 
 
 @pytest.mark.bot_settings(**FAST)
