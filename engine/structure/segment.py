@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import InvalidRequestError
-from engine.structure.sources import BUILTIN_TINY, ModelSource, seeded
+from engine.structure.sources import BUILTIN_TINY, ImagePreprocessing, ModelSource, seeded
 
 __all__ = [
     "GRABCUT",
@@ -36,6 +36,8 @@ GRABCUT = "grabcut"
 NO_SEGMENTER = frozenset({"", "none"})
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_SIDE = 1024
+"""The side pictures are resized to when neither the setting nor the model says (BiRefNet)."""
 MIN_SIDE = 16
 """GrabCut needs a border strip and an inside; below this there is neither."""
 HOLE_SHARE = 0.02
@@ -174,8 +176,9 @@ class TransformersSegmenter:
 
     ``source`` is a Hub id (from the local cache alone when ``HF_HUB_OFFLINE`` is set), a
     folder, or ``builtin:tiny`` (see :func:`_tiny_segmenter`). The picture is resized to
-    ``size``² and normalised with ``mean``/``std`` — ImageNet's by default, as BiRefNet and
-    RMBG-2.0 expect; RMBG-1.4 wants mean 0.5 and std 1.0. Which output is the mask is
+    ``size``² and normalised with ``mean``/``std``: those given here, else what the model's
+    ``preprocessor_config.json`` says (RMBG-1.4: mean 0.5, std 1.0), else 1024² and
+    ImageNet's, as BiRefNet and RMBG-2.0 expect. Which output is the mask is
     explained at :func:`_mask_output`. The mask is scaled to the picture and thresholded at
     ``threshold``. Loaded on first use, once, under a lock (the worker thread calls it).
     """
@@ -184,17 +187,18 @@ class TransformersSegmenter:
         self,
         source: str,
         *,
-        size: int = 1024,
-        mean: tuple[float, float, float] = IMAGENET_MEAN,
-        std: tuple[float, float, float] = IMAGENET_STD,
+        size: int | None = None,
+        mean: tuple[float, float, float] | None = None,
+        std: tuple[float, float, float] | None = None,
         threshold: float = 0.5,
         device: str = "cpu",
         dtype: Any = None,
     ) -> None:
         self.source = ModelSource(source, "subject segmentation")
-        self.size = size
-        self.mean = mean
-        self.std = std
+        self.given = ImagePreprocessing(None if size is None else (size, size), mean, std)
+        self.preprocessing = self.given
+        """As used: what was given, then the model's own, then the defaults (once loaded)."""
+        self._input = ((DEFAULT_SIDE, DEFAULT_SIDE), IMAGENET_MEAN, IMAGENET_STD)
         self.threshold = threshold
         self.device = device
         self.dtype = dtype
@@ -207,13 +211,25 @@ class TransformersSegmenter:
         with self._lock:
             if self._model is not None:
                 return
-            model = _tiny_segmenter() if self.source.builtin else self._from_pretrained()
+            own = ImagePreprocessing()
+            if self.source.builtin:
+                model = _tiny_segmenter()
+            else:
+                where, local = self.source.locate()
+                model = self._from_pretrained(where, local)
+                own = self.source.preprocessing(where, local)
+            given = self.given
+            self._input = (
+                given.size or own.size or (DEFAULT_SIDE, DEFAULT_SIDE),
+                given.mean or own.mean or IMAGENET_MEAN,
+                given.std or own.std or IMAGENET_STD,
+            )
+            self.preprocessing = ImagePreprocessing(*self._input)
             dtype = self.dtype if self.dtype is not None else next(model.parameters()).dtype
             self._model = model.to(device=self.device, dtype=dtype).eval()
             log.info("segmentation model %s on %s as %s", self.source.value, self.device, dtype)
 
-    def _from_pretrained(self) -> Any:
-        where, local = self.source.locate()
+    def _from_pretrained(self, where: str, local: bool) -> Any:
         from transformers import AutoModelForImageSegmentation
 
         try:
@@ -230,10 +246,10 @@ class TransformersSegmenter:
         import torch.nn.functional as F
 
         self.load()
-        rgb = image.convert("RGB").resize((self.size, self.size), Image.Resampling.BILINEAR)
-        mean = np.asarray(self.mean, np.float32) * 255.0
-        std = np.asarray(self.std, np.float32) * 255.0
-        pixels = (np.asarray(rgb, dtype=np.float32) - mean) / std
+        size, mean, std = self._input
+        rgb = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+        pixels = np.asarray(rgb, dtype=np.float32) - np.asarray(mean, np.float32) * 255.0
+        pixels /= np.asarray(std, np.float32) * 255.0
         batch = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)
         batch = batch.to(device=self.device, dtype=next(self._model.parameters()).dtype)
         with torch.inference_mode():
