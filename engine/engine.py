@@ -100,11 +100,6 @@ def _transfer_cost(request: GenerationRequest, native: int) -> float:
     return max(0.01, width * height / native**2 * steps / TRANSFER_STEPS_PER_GRID)
 
 
-LOCAL_ONLY = frozenset({Operation.FACE_TRAINING, Operation.PORTRAIT})
-"""Operations that read or write the bot's own files (portraits' folders): with remote GPU
-workers configured they still run on this machine's devices."""
-
-
 @dataclass(eq=False)
 class _Lane:
     """A queue and what runs it."""
@@ -115,8 +110,8 @@ class _Lane:
 
 class Engine:
     """Fair scheduler in front of an executor: worker threads per local device, or remote GPU
-    workers (``EngineConfig.gpu_urls``; the operations in :data:`LOCAL_ONLY` then keep a
-    local lane of their own)."""
+    workers (``EngineConfig.gpu_urls``: every job goes there; portraits' files travel with
+    the jobs that use them)."""
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -146,6 +141,7 @@ class Engine:
                 self._finished,
                 self._give_back,
                 max_attempts=config.gpu_attempts,
+                portraits=config.portrait_dir,
             )
             self._remote = _Lane(remote_scheduler, executor)
         self.scheduler = (self._remote or self._local).scheduler
@@ -222,9 +218,7 @@ class Engine:
         return JobHandle(job_id, job.future, self)
 
     def _lane_for(self, request: GenerationRequest) -> _Lane:
-        if self._remote is None or request.operation in LOCAL_ONLY:
-            return self._local
-        return self._remote
+        return self._remote or self._local
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; its future fails with :class:`JobCancelledError`."""

@@ -37,6 +37,7 @@ __all__ = [
     "LoraUse",
     "applied_loras",
     "portrait_lora",
+    "portrait_parts",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ MANIFEST = "loras.json"
 SUFFIX = ".safetensors"
 PORTRAIT_LORA_FILE = "lora.safetensors"
 _PORTRAIT = re.compile(r"portrait:([0-9]{1,20})/([A-Za-z0-9][A-Za-z0-9_-]{0,31})")
+
+
+def portrait_parts(name: str) -> tuple[str, str] | None:
+    """``(owner, name)`` of a face LoRA's name (``portrait:<owner>/<name>``), else ``None``."""
+    found = _PORTRAIT.fullmatch(name)
+    return None if found is None else (found.group(1), found.group(2))
 
 
 def portrait_lora(owner: int, name: str) -> str:

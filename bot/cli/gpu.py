@@ -16,6 +16,9 @@ import asyncio
 import logging
 import signal
 import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -115,7 +118,11 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
     from engine.gpu.service import GpuService
 
     assert settings.mj_gpu_token is not None  # noqa: S101 - checked by the caller
-    engine = Engine(settings.engine_config(local=True))
+    # Portraits arrive with the jobs that use them and are deleted after: a folder of this
+    # process's own, gone when it stops.
+    portraits = tempfile.TemporaryDirectory(prefix="mjbot-portraits-")
+    config = replace(settings.engine_config(local=True), portrait_dir=Path(portraits.name))
+    engine = Engine(config)
     await engine.start()
     slots = len(engine.registries) * settings.mj_batch
     service = GpuService(engine, settings.mj_gpu_token.get_secret_value(), slots=slots)
@@ -129,4 +136,5 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await runner.cleanup()  # stops the engine too
+    portraits.cleanup()
     return 0

@@ -70,6 +70,7 @@ async def _run(request: web.Request) -> web.StreamResponse:
         )
     try:
         run = service.decode(await request.json())
+        await service.prepare(run)
     except (WireError, json.JSONDecodeError, UnicodeDecodeError) as error:
         service.release()
         return web.json_response({"error": "bad_request", "message": str(error)}, status=400)

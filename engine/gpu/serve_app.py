@@ -27,7 +27,9 @@ import json
 import logging
 import os
 import socket
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ray import serve
@@ -78,7 +80,11 @@ class GpuReplica:
     def __init__(self, settings: ReplicaSettings) -> None:
         self.settings = settings
         config = replace(
-            settings.engine, devices=(settings.device,), gpu_urls=(), max_batch=settings.batch
+            settings.engine,
+            devices=(settings.device,),
+            gpu_urls=(),
+            max_batch=settings.batch,
+            portrait_dir=Path(tempfile.mkdtemp(prefix="mjbot-portraits-")),  # this replica's
         )
         self.engine = Engine(config)
         context = serve.get_replica_context()
@@ -136,6 +142,7 @@ class GpuReplica:
             if wanted != key:
                 raise WireError(f"the model header says {wanted!r} but the request is for {key!r}")
             await self.get_model(key)
+            await self.service.prepare(run)  # the portraits it uses, in this replica's folder
         except (EngineError, ValueError) as error:  # a bad body, an unknown or broken model
             self.service.release()
             return _json("bad_request", str(error), 400)

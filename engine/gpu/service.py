@@ -14,13 +14,23 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import shutil
 import time
+from collections import Counter
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.engine import Engine, JobHandle
 from engine.errors import EngineError
+from engine.remote.blobs import (
+    Portraits,
+    portrait_path,
+    read_portraits,
+    training_ref,
+    write_portraits,
+)
 from engine.remote.wire import (
     PROTOCOL,
     ErrorCode,
@@ -50,6 +60,8 @@ class Run:
     request: GenerationRequest
     job: str
     dispatch: str
+    portraits: Portraits = field(default_factory=dict)
+    """The files of the portraits it uses, to write before it runs (:meth:`GpuService.prepare`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,8 @@ class GpuService:
         self.active = 0
         self.cancelled = 0
         """Runs stopped because their client went away (tests and logs read it)."""
+        self._in_use: Counter[str] = Counter()
+        """Portrait folder → runs using it (deleted at 0)."""
         self.outcomes: dict[str, str] = {}
         """Dispatch id → ``result``, an error code, or ``gone`` (client went away)."""
 
@@ -116,10 +130,39 @@ class GpuService:
         """Give back a slot :meth:`admit` took for a run that never streamed (a bad body)."""
         self.active -= 1
 
-    @staticmethod
-    def decode(body: Any) -> Run:
-        request, job, dispatch = decode_request(body)
-        return Run(request, job, dispatch)
+    @property
+    def portraits(self) -> Path | None:
+        """Where this worker keeps the portraits that travel with runs (``MJ_DATA_DIR``)."""
+        return self.engine.config.portrait_dir
+
+    def decode(self, body: Any) -> Run:
+        request, job, dispatch, portraits = decode_request(body, portraits=self.portraits)
+        return Run(request, job, dispatch, portraits)
+
+    async def prepare(self, run: Run) -> None:
+        """Write the portrait files ``run`` brought (off the loop), before :meth:`start`. A
+        portrait's folder (a training's too) is deleted as soon as no run of this worker uses
+        it: a worker keeps nobody's face (give each worker process a portraits folder of its
+        own: ``mjbot gpu`` uses a temporary one)."""
+        self._in_use.update(_refs(run, self.portraits))
+        if run.portraits:
+            try:
+                await asyncio.to_thread(write_portraits, self.portraits, run.portraits)
+            except BaseException:
+                self._release(run)
+                raise
+
+    def _release(self, run: Run) -> None:
+        for ref in _refs(run, self.portraits):
+            if self._in_use[ref] <= 0:  # never prepared (or already released)
+                continue
+            self._in_use[ref] -= 1
+            if self._in_use[ref] == 0 and self.portraits is not None:
+                del self._in_use[ref]
+                folder = portrait_path(ref, self.portraits, "portraits")
+                shutil.rmtree(folder, ignore_errors=True)  # three small files
+                with contextlib.suppress(OSError):
+                    folder.parent.rmdir()  # the owner's folder, once empty
 
     def start(self, run: Run) -> Started:
         """Queue the run on the engine (call on the event loop; :meth:`events` streams it)."""
@@ -169,7 +212,10 @@ class GpuService:
                 self.outcomes[run.dispatch] = "gone"
                 handle.cancel()
                 handle.future.add_done_callback(_retrieved)  # nobody awaits it any more
+                handle.future.add_done_callback(lambda _: self._release(run))  # once it stops
                 log.info("run %s/%s: client gone, cancelled", run.job, run.dispatch)
+            else:
+                self._release(run)
             self.active -= 1
 
     async def _outcome(self, run: Run, future: asyncio.Future[Any]) -> tuple[str, bytes]:
@@ -180,7 +226,7 @@ class GpuService:
             code = code_for(error)
             return str(code), _error(run, code, error)
         # PNG and JSON encoding (megabytes for four large cells): off the loop.
-        return "result", await asyncio.to_thread(_result_line, run, result)
+        return "result", await asyncio.to_thread(_result_line, run, result, self.portraits)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -192,10 +238,16 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _result_line(run: Run, result: GenerationResult) -> bytes:
-    return event_line(
-        {"event": "result", "dispatch": run.dispatch, "result": encode_result(result)}
-    )
+def _refs(run: Run, root: Path | None) -> set[str]:
+    """The portrait folders ``run`` writes on this worker (brought, or trained)."""
+    trained = training_ref(run.request, root)
+    return set(run.portraits) | ({trained} if trained else set())
+
+
+def _result_line(run: Run, result: GenerationResult, root: Path | None) -> bytes:
+    trained = training_ref(run.request, root)  # a training's new folder goes back to the bot
+    encoded = encode_result(result, read_portraits(root, [trained]) if trained else None)
+    return event_line({"event": "result", "dispatch": run.dispatch, "result": encoded})
 
 
 def _error(run: Run, code: ErrorCode, error: BaseException) -> bytes:

@@ -26,6 +26,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -33,6 +34,7 @@ import aiohttp
 from engine.errors import EngineError, InvalidRequestError, JobCancelledError, WorkerLostError
 from engine.executors import Claim, Finished
 from engine.models import ModelCatalog
+from engine.remote.blobs import write_portraits
 from engine.remote.wire import (
     WireError,
     decode_progress,
@@ -111,6 +113,7 @@ class ServeExecutor:
         max_attempts: int = 3,
         stall_s: float = STALL_S,
         rest_s: float = REST_S,
+        portraits: Path | None = None,
     ) -> None:
         if not urls:
             raise ValueError("no GPU service URL")
@@ -124,6 +127,9 @@ class ServeExecutor:
         self.max_attempts = max_attempts
         self.stall_s = stall_s
         self.rest_s = rest_s
+        self.portraits = portraits
+        """The portraits root (``EngineConfig.portrait_dir``): face LoRAs travel from it, a
+        remote training's folder is written into it."""
         self._wake = asyncio.Event()
         self._running: dict[str, tuple[PendingJob, asyncio.Task[None]]] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -294,7 +300,8 @@ class ServeExecutor:
     ) -> GenerationResult:
         dispatch = record.dispatch
         assert self._session is not None  # noqa: S101 - started
-        body = await asyncio.to_thread(_body, job, dispatch)  # PNG + JSON: off the loop
+        # PNG, portrait files and JSON: off the loop
+        body = await asyncio.to_thread(_body, job, dispatch, self.portraits)
         headers = {
             **self.headers,
             "Content-Type": "application/json",
@@ -327,6 +334,12 @@ class ServeExecutor:
                     return outcome
         raise _Lost("the stream ended without an answer")
 
+    def _result(self, data: Any) -> GenerationResult:
+        """A result, with the portrait folders it brings written first (a training's)."""
+        result, portraits = decode_result(data)
+        write_portraits(self.portraits, portraits)
+        return result
+
     async def _handle(
         self, job: PendingJob, dispatch: str, event: dict[str, Any]
     ) -> GenerationResult | None:
@@ -344,7 +357,7 @@ class ServeExecutor:
             )
             return None
         if kind == "result":
-            return await asyncio.to_thread(decode_result, event.get("result"))
+            return await asyncio.to_thread(self._result, event.get("result"))
         if kind == "error":
             message = str(event.get("message", ""))
             error = error_for(event.get("code"), message)
@@ -368,8 +381,9 @@ async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
         yield bytes(pending)
 
 
-def _body(job: PendingJob, dispatch: str) -> bytes:
-    return json.dumps(encode_request(job.request, job.job_id, dispatch)).encode()
+def _body(job: PendingJob, dispatch: str, portraits: Path | None) -> bytes:
+    body = encode_request(job.request, job.job_id, dispatch, portraits=portraits)
+    return json.dumps(body).encode()
 
 
 async def _message(response: aiohttp.ClientResponse) -> str:

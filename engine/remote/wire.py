@@ -1,9 +1,12 @@
 """Protocol version 1 between the bot and its GPU workers: requests, events and results.
 
 ``POST /v1/run`` carries ``{"protocol": 1, "job": …, "dispatch": …, "request": …,
-"images": {sha256: base64 PNG}}``: the :class:`~engine.request.GenerationRequest` as JSON in
-which every image is ``{"$image": sha256}``, so inputs travel inline, each once, and the
-worker checks every hash (GPU nodes never reach the bot). The answer is NDJSON, one event per
+"images": {sha256: base64 PNG}, "portraits": {…}}``: the
+:class:`~engine.request.GenerationRequest` as JSON in which every image is
+``{"$image": sha256}`` and every path a portrait folder ``{"$portraits": "owner/name"}``, so
+inputs travel inline, each once, and the worker checks every hash (GPU nodes never reach the
+bot); the files of the portraits a request uses travel with it and a training's come back with
+its result (:mod:`engine.remote.blobs`). The answer is NDJSON, one event per
 line (:class:`Event`): ``accepted``, ``waiting`` (a heartbeat while queued or loading),
 ``progress`` (~1/s), ``preview`` (a small JPEG, ~every 3 s), then exactly one of ``result``
 or ``error`` (typed: :class:`ErrorCode`). Both carry the dispatch id they answer.
@@ -14,28 +17,32 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import hashlib
 import io
 import json
 import types
 import typing
 from collections.abc import Mapping
-from enum import Enum, StrEnum
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Union
 
 from PIL import Image
 
-from engine.errors import (
-    EngineError,
-    GPUOutOfMemoryError,
-    InvalidRequestError,
-    JobCancelledError,
-    UnknownVersionError,
-    UnsupportedFeatureError,
-    WorkerLostError,
-)
 from engine.loras import LoraUse
+from engine.remote.blobs import (
+    Portraits,
+    get_image,
+    open_image,
+    pack_portraits,
+    portrait_path,
+    portrait_ref,
+    portraits_used,
+    put_image,
+    read_portraits,
+    unpack_portraits,
+)
+from engine.remote.errors import ErrorCode, WireError, code_for, error_for
 from engine.request import EffectiveParameters, GenerationRequest, GenerationResult, Progress
 
 __all__ = [
@@ -55,137 +62,43 @@ __all__ = [
 ]
 
 PROTOCOL = 1
-MAX_PIXELS = 64_000_000
-"""A decoded input larger than this is refused (a decompression bomb, not a picture)."""
 
 
-class ErrorCode(StrEnum):
-    """Why a run ended without a result."""
+@dataclass(frozen=True, slots=True)
+class _Blobs:
+    """Where a message's inline parts go: its images, and the portraits root its paths are
+    relative to (``None``: no path may travel)."""
 
-    OOM = "oom"
-    """The GPU ran out of memory: the job fails (a smaller size may work)."""
-    BAD_REQUEST = "bad_request"
-    """The request is wrong (a field, an image, an unknown model): the job fails."""
-    WORKER_LOST = "worker_lost"
-    """The worker stopped (replica restarted, shutting down): run it again elsewhere."""
-    CANCELLED = "cancelled"
-    """Stopped because it was cancelled."""
-    FAILED = "failed"
-    """The engine refused or failed it (its message says why): the job fails."""
-
-
-class WireError(EngineError):
-    """A request or event that does not follow the protocol; ``code`` says how to treat it."""
-
-    def __init__(self, message: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-_ERRORS: dict[ErrorCode, type[EngineError]] = {
-    ErrorCode.OOM: GPUOutOfMemoryError,
-    ErrorCode.BAD_REQUEST: InvalidRequestError,
-    ErrorCode.WORKER_LOST: WorkerLostError,
-    ErrorCode.CANCELLED: JobCancelledError,
-}
-
-
-def code_for(error: EngineError) -> ErrorCode:
-    """The code a worker sends for an engine error. A job cancelled on the worker's side
-    (it is shutting down) is a lost worker: the bot runs it again elsewhere."""
-    if isinstance(error, GPUOutOfMemoryError):
-        return ErrorCode.OOM
-    if isinstance(error, InvalidRequestError | UnknownVersionError | UnsupportedFeatureError):
-        return ErrorCode.BAD_REQUEST
-    if isinstance(error, JobCancelledError):
-        return ErrorCode.WORKER_LOST
-    return ErrorCode.FAILED
-
-
-def error_for(code: object, message: str) -> EngineError:
-    """The engine error an ``error`` event's code stands for (``worker_lost``:
-    :class:`~engine.errors.WorkerLostError`)."""
-    try:
-        kind = _ERRORS.get(ErrorCode(str(code)))
-    except ValueError:  # a code this bot does not know (a newer worker)
-        kind = None
-    if kind is None:
-        return EngineError(message or f"the GPU worker failed ({code})")
-    return kind(message)
-
-
-# -- images ------------------------------------------------------------------------------
-
-
-def image_bytes(image: Image.Image) -> bytes:
-    """Lossless PNG (masks and sources must arrive pixel-exact)."""
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def _put_image(image: Image.Image, images: dict[str, str]) -> dict[str, str]:
-    data = image_bytes(image)
-    digest = hashlib.sha256(data).hexdigest()
-    images.setdefault(digest, base64.b64encode(data).decode("ascii"))
-    return {"$image": digest}
-
-
-def _get_image(value: Any, images: Mapping[str, str], where: str) -> Image.Image:
-    if not isinstance(value, dict) or not isinstance(value.get("$image"), str):
-        raise WireError(f"{where}: expected an image reference {{'$image': sha256}}")
-    digest = value["$image"]
-    encoded = images.get(digest)
-    if encoded is None:
-        raise WireError(f"{where}: image {digest[:12]}… is not in the request's images")
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise WireError(f"{where}: image {digest[:12]}… is not valid base64") from None
-    if hashlib.sha256(data).hexdigest() != digest:
-        raise WireError(f"{where}: image {digest[:12]}… does not match its sha256")
-    return _open_image(data, where)
-
-
-def _open_image(data: bytes, where: str) -> Image.Image:
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            if opened.width * opened.height > MAX_PIXELS:
-                raise WireError(f"{where}: {opened.width}×{opened.height} is too many pixels")
-            opened.load()
-            return opened.copy()
-    except WireError:
-        raise
-    except Exception as error:  # Pillow raises many kinds for a broken file
-        raise WireError(f"{where}: not a readable image ({type(error).__name__})") from None
+    images: dict[str, str] = field(default_factory=dict)
+    root: Path | None = None
 
 
 # -- values --------------------------------------------------------------------------------
 
 
-def _encode(value: Any, images: dict[str, str], where: str) -> Any:
+def _encode(value: Any, blobs: _Blobs, where: str) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return str(value) if isinstance(value, Enum) else value
     if isinstance(value, Image.Image):
-        return _put_image(value, images)
-    if isinstance(value, Path):
-        raise WireError(f"{where}: a path on this machine cannot travel to a GPU worker")
+        return put_image(value, blobs.images)
+    if isinstance(value, Path):  # a portrait's folder: relative to the portraits root
+        return {"$portraits": portrait_ref(value, blobs.root, where)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: _encode(getattr(value, f.name), images, f"{where}.{f.name}")
+            f.name: _encode(getattr(value, f.name), blobs, f"{where}.{f.name}")
             for f in dataclasses.fields(value)
         }
     if isinstance(value, tuple | list):
-        return [_encode(item, images, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_encode(item, blobs, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, Mapping):
-        return {str(k): _encode(v, images, f"{where}.{k}") for k, v in value.items()}
+        return {str(k): _encode(v, blobs, f"{where}.{k}") for k, v in value.items()}
     raise WireError(f"{where}: cannot send a {type(value).__name__}")
 
 
 _NAMESPACE = {"Image": Image, "LoraUse": LoraUse, "Path": Path}
 
 
-def _decode(hint: Any, value: Any, images: Mapping[str, str], where: str) -> Any:
+def _decode(hint: Any, value: Any, blobs: _Blobs, where: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return value
@@ -195,29 +108,31 @@ def _decode(hint: Any, value: Any, images: Mapping[str, str], where: str) -> Any
         options = [a for a in args if a is not type(None)]
         if len(options) != 1:
             raise WireError(f"{where}: ambiguous type {hint}")
-        return _decode(options[0], value, images, where)
+        return _decode(options[0], value, blobs, where)
     if value is None:
         raise WireError(f"{where}: missing")
     if origin is tuple:
         if not isinstance(value, list):
             raise WireError(f"{where}: expected a list")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v, images, f"{where}[{i}]") for i, v in enumerate(value))
+            return tuple(_decode(args[0], v, blobs, f"{where}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise WireError(f"{where}: expected {len(args)} items, got {len(value)}")
         return tuple(
-            _decode(a, v, images, f"{where}[{i}]")
+            _decode(a, v, blobs, f"{where}[{i}]")
             for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
     if origin in (Mapping, dict, typing.Mapping):
         if not isinstance(value, dict):
             raise WireError(f"{where}: expected an object")
         return {
-            k: _decode(args[1] if args else Any, v, images, f"{where}.{k}")
-            for k, v in value.items()
+            k: _decode(args[1] if args else Any, v, blobs, f"{where}.{k}") for k, v in value.items()
         }
     if hint is Image.Image:
-        return _get_image(value, images, where)
+        return get_image(value, blobs.images, where)
+    if hint is Path:
+        ref = value.get("$portraits") if isinstance(value, dict) else None
+        return portrait_path(ref, blobs.root, where)
     if isinstance(hint, type) and issubclass(hint, Enum):
         try:
             return hint(value)
@@ -226,7 +141,7 @@ def _decode(hint: Any, value: Any, images: Mapping[str, str], where: str) -> Any
                 f"{where}: {value!r} is not one of {[str(m.value) for m in hint]}"
             ) from None
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return _decode_dataclass(hint, value, images, where)
+        return _decode_dataclass(hint, value, blobs, where)
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if hint in (int, str, bool) and type(value) is hint:
@@ -236,7 +151,7 @@ def _decode(hint: Any, value: Any, images: Mapping[str, str], where: str) -> Any
     )
 
 
-def _decode_dataclass(cls: type[Any], value: Any, images: Mapping[str, str], where: str) -> Any:
+def _decode_dataclass(cls: type[Any], value: Any, blobs: _Blobs, where: str) -> Any:
     if not isinstance(value, dict):
         raise WireError(f"{where}: expected an object")
     hints = typing.get_type_hints(cls, localns=_NAMESPACE)
@@ -245,7 +160,7 @@ def _decode_dataclass(cls: type[Any], value: Any, images: Mapping[str, str], whe
     if unknown:
         raise WireError(f"{where}: unknown field {unknown[0]!r}")
     kwargs = {
-        name: _decode(hints[name], field_value, images, f"{where}.{name}")
+        name: _decode(hints[name], field_value, blobs, f"{where}.{name}")
         for name, field_value in value.items()
     }
     try:
@@ -257,22 +172,30 @@ def _decode_dataclass(cls: type[Any], value: Any, images: Mapping[str, str], whe
 # -- messages ------------------------------------------------------------------------------
 
 
-def encode_request(request: GenerationRequest, job: str, dispatch: str) -> dict[str, Any]:
-    """The body of ``POST /v1/run``."""
-    images: dict[str, str] = {}
-    encoded = _encode(request, images, "request")
-    return {
+def encode_request(
+    request: GenerationRequest, job: str, dispatch: str, *, portraits: Path | None = None
+) -> dict[str, Any]:
+    """The body of ``POST /v1/run`` (reads the files of the portraits it uses under the
+    portraits root ``portraits``: call off the event loop)."""
+    blobs = _Blobs(root=portraits)
+    body = {
         "protocol": PROTOCOL,
         "job": job,
         "dispatch": dispatch,
-        "request": encoded,
-        "images": images,
+        "request": _encode(request, blobs, "request"),
+        "images": blobs.images,
     }
+    used = portraits_used(request, portraits)
+    if used:
+        body["portraits"] = pack_portraits(read_portraits(portraits, used))
+    return body
 
 
-def decode_request(body: Any) -> tuple[GenerationRequest, str, str]:
-    """``(request, job id, dispatch id)`` from a run's body; :class:`WireError` names the
-    field that is wrong."""
+def decode_request(
+    body: Any, *, portraits: Path | None = None
+) -> tuple[GenerationRequest, str, str, Portraits]:
+    """``(request, job id, dispatch id, portrait files)`` from a run's body, its paths under
+    this side's portraits root; :class:`WireError` names the field that is wrong."""
     if not isinstance(body, dict):
         raise WireError("the body must be a JSON object")
     if body.get("protocol") != PROTOCOL:
@@ -284,48 +207,57 @@ def decode_request(body: Any) -> tuple[GenerationRequest, str, str]:
         raise WireError("job and dispatch must be strings")
     if not isinstance(images, dict) or not all(isinstance(v, str) for v in images.values()):
         raise WireError("images must map sha256 to base64 PNG")
-    request = _decode_dataclass(GenerationRequest, body.get("request"), images, "request")
-    return request, job, dispatch
+    blobs = _Blobs(images, portraits)
+    request = _decode_dataclass(GenerationRequest, body.get("request"), blobs, "request")
+    files = unpack_portraits(body.get("portraits"), "portraits")
+    return request, job, dispatch, files
 
 
-def encode_result(result: GenerationResult) -> dict[str, Any]:
+def encode_result(result: GenerationResult, portraits: Portraits | None = None) -> dict[str, Any]:
+    """A ``result`` event's payload; ``portraits``: folders the run wrote (a training's)."""
     images: dict[str, str] = {}
-    cells = [_put_image(image, images) for image in result.images]
-    return {
+    cells = [put_image(image, images) for image in result.images]
+    data = {
         "cells": cells,
         "images": images,
         "seeds": list(result.seeds),
         "steps_run": result.steps_run,
         "model": result.model,
         "seconds": result.seconds,
-        "parameters": _encode(result.parameters, {}, "parameters"),
+        "parameters": _encode(result.parameters, _Blobs(), "parameters"),
     }
+    if portraits:
+        data["portraits"] = pack_portraits(portraits)
+    return data
 
 
-def decode_result(data: Any) -> GenerationResult:
+def decode_result(data: Any) -> tuple[GenerationResult, Portraits]:
+    """A ``result`` payload: the result and the portrait folders to write with it."""
     if not isinstance(data, dict):
         raise WireError("result: expected an object")
     images = data.get("images", {})
     cells = data.get("cells")
     if not isinstance(cells, list) or not cells or not isinstance(images, dict):
         raise WireError("result: no cells")
-    pictures = tuple(_get_image(cell, images, f"result.cells[{i}]") for i, cell in enumerate(cells))
-    seeds = _decode(tuple[int, ...], data.get("seeds"), {}, "result.seeds")
+    pictures = tuple(get_image(cell, images, f"result.cells[{i}]") for i, cell in enumerate(cells))
+    none = _Blobs()
+    seeds = _decode(tuple[int, ...], data.get("seeds"), none, "result.seeds")
     if len(seeds) != len(pictures):
         raise WireError(f"result: {len(pictures)} cells but {len(seeds)} seeds")
     parameters = _decode_dataclass(
-        EffectiveParameters, data.get("parameters"), {}, "result.parameters"
+        EffectiveParameters, data.get("parameters"), none, "result.parameters"
     )
-    return GenerationResult(
+    result = GenerationResult(
         pictures,
         seeds,
         pictures[0].width,
         pictures[0].height,
-        _decode(int, data.get("steps_run"), {}, "result.steps_run"),
-        _decode(str, data.get("model"), {}, "result.model"),
-        _decode(float, data.get("seconds"), {}, "result.seconds"),
+        _decode(int, data.get("steps_run"), none, "result.steps_run"),
+        _decode(str, data.get("model"), none, "result.model"),
+        _decode(float, data.get("seconds"), none, "result.seconds"),
         parameters,
     )
+    return result, unpack_portraits(data.get("portraits"), "result.portraits")
 
 
 def encode_progress(progress: Progress, *, with_preview: bool) -> dict[str, Any]:
@@ -345,7 +277,7 @@ def decode_progress(event: Mapping[str, Any]) -> Progress:
     preview = None
     if isinstance(event.get("jpeg"), str):
         try:
-            preview = _open_image(base64.b64decode(event["jpeg"], validate=True), "preview")
+            preview = open_image(base64.b64decode(event["jpeg"], validate=True), "preview")
         except (binascii.Error, ValueError):
             raise WireError("preview: not valid base64") from None
     return Progress(step, total, preview)

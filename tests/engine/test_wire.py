@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from engine.request import (
     Operation,
     OutpaintSpec,
     PanDirection,
+    PortraitSpec,
     Progress,
     Reference,
     ReferenceRole,
@@ -87,7 +89,8 @@ def rich_request() -> GenerationRequest:
 
 def through_the_wire(request: GenerationRequest) -> GenerationRequest:
     body = json.loads(json.dumps(encode_request(request, "job-1", "d-1")))
-    decoded, job, dispatch = decode_request(body)
+    decoded, job, dispatch, portraits = decode_request(body)
+    assert portraits == {}
     assert (job, dispatch) == ("job-1", "d-1")
     return decoded
 
@@ -159,19 +162,15 @@ def test_an_image_that_does_not_match_its_hash_is_refused() -> None:
         decode_request(missing)
 
 
-def test_another_protocol_version_and_local_paths_are_refused() -> None:
+def test_another_protocol_version_and_local_paths_are_refused(tmp_path: Path) -> None:
     body = encode_request(GenerationRequest(), "j", "d")
     with pytest.raises(WireError, match="protocol 2 is not supported; this worker speaks 1"):
         decode_request({**body, "protocol": 2})
-    from pathlib import Path
-
-    from engine.request import PortraitSpec
-
-    local = GenerationRequest(
+    elsewhere = GenerationRequest(
         operation=Operation.PORTRAIT, portrait=PortraitSpec(folder=Path("/data/p"), face_lora="x")
     )
     with pytest.raises(WireError, match=r"request\.portrait\.folder: a path on this machine"):
-        encode_request(local, "j", "d")
+        encode_request(elsewhere, "j", "d", portraits=tmp_path)  # not under the portraits root
 
 
 def test_results_and_progress_round_trip() -> None:
@@ -181,7 +180,8 @@ def test_results_and_progress_round_trip() -> None:
     )
     result = GenerationResult(cells, (1, 2, 3, 4), 64, 48, 8, "builtin:tiny", 0.25, parameters)
     line = event_line({"event": "result", "dispatch": "d", "result": encode_result(result)})
-    back = decode_result(parse_event(line)["result"])
+    back, portraits = decode_result(parse_event(line)["result"])
+    assert portraits == {}
     assert [c.tobytes() for c in back.images] == [c.tobytes() for c in cells]
     assert (back.seeds, back.steps_run, back.model, back.seconds) == (
         (1, 2, 3, 4),

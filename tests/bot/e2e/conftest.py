@@ -384,3 +384,28 @@ async def reap_bots(request: pytest.FixtureRequest) -> AsyncIterator[None]:
             if "Traceback" in output:
                 start = output.index("Traceback")
                 pytest.fail(f"a traceback in the bot's log:\n{output[start - 300 : start + 3000]}")
+
+
+def _encoded(image: Image.Image, kind: str) -> bytes:
+    out = io.BytesIO()
+    image.save(out, kind, quality=92) if kind == "JPEG" else image.save(out, kind)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, tuple[str, bytes, str]]:
+    """``/portrait train`` uploads: three of one face (skimage's astronaut) and a wall."""
+    from skimage import data
+
+    astronaut = Image.fromarray(data.astronaut())
+    flipped = astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return {
+        "photo1": ("me.png", _encoded(astronaut, "PNG"), "image/png"),
+        "photo2": (
+            "wall.png",
+            _encoded(Image.new("RGB", (300, 200), (90, 90, 90)), "PNG"),
+            "image/png",
+        ),
+        "photo3": ("flipped.jpg", _encoded(flipped, "JPEG"), "image/jpeg"),
+        "photo4": ("closer.png", _encoded(astronaut.crop((40, 0, 472, 432)), "PNG"), "image/png"),
+    }

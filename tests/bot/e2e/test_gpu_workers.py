@@ -13,6 +13,7 @@ import pytest
 
 from db import JobStatus
 from engine.engine import Engine, EngineConfig
+from engine.request import Operation
 from playground import Emulator
 from tests.bot.e2e.conftest import BotDatabase, BotHarness, custom_id, imagine, results, wait_result
 from tests.bot.e2e.test_controls import (
@@ -22,6 +23,7 @@ from tests.bot.e2e.test_controls import (
     wait_status,
     waiting_message,
 )
+from tests.bot.e2e.test_portrait_flow import FAST, PORTRAITS, TRAINED, portrait
 from tests.gpu_fakes import TOKEN, FaultyService, serve_gpu
 
 LONG = 2000
@@ -43,14 +45,29 @@ async def remote_bot(
     shared_models: Path,
     *,
     steps: int | None,
+    **settings: object,
 ) -> AsyncIterator[Remote]:
-    """A bot whose GPU is the service (its engine renders ``steps`` per job)."""
-    gpu = Engine(EngineConfig(devices=("cpu",), cache_dir=shared_models, steps=steps))
+    """A bot whose GPU is the service (its engine renders ``steps`` per job; its portraits
+    folder is its own, as on another machine)."""
+    gpu = Engine(
+        EngineConfig(
+            devices=("cpu",),
+            cache_dir=shared_models,
+            steps=steps,
+            portrait_dir=tmp_path / "gpu-portraits",
+        )
+    )
     await gpu.start()
     service = FaultyService(gpu, TOKEN, slots=1, progress_interval_s=0.2)
     async with serve_gpu(service) as url:  # stops the GPU engine when it ends
         harness = BotHarness(
-            emu, database, tmp_path / "data", shared_models, mj_gpu_url=url, mj_gpu_token=TOKEN
+            emu,
+            database,
+            tmp_path / "data",
+            shared_models,
+            mj_gpu_url=url,
+            mj_gpu_token=TOKEN,
+            **settings,
         )
         await harness.start()
         try:
@@ -131,3 +148,50 @@ async def test_a_bot_restart_mid_job_runs_it_again_and_delivers_it_once(
     assert recorded.id == first.job
     assert recorded.status is JobStatus.DONE
     assert recorded.attempts == 2
+
+
+@pytest.fixture
+async def portrait_remote(
+    emu: Emulator, database: BotDatabase, tmp_path: Path, shared_models: Path
+) -> AsyncIterator[Remote]:
+    async for made in remote_bot(emu, database, tmp_path, shared_models, steps=None, **FAST):
+        yield made
+
+
+async def test_portraits_train_render_and_vary_on_the_gpu_worker(
+    emu: Emulator,
+    portrait_remote: Remote,
+    photos: dict[str, tuple[str, bytes, str]],
+    tmp_path: Path,
+) -> None:
+    """The face is learned on the GPU worker and its folder comes back to the bot; the
+    portraits job and a variation of its grid take the face's files along; the worker keeps
+    nobody's face once a job ends."""
+    await portrait(emu, "train", photos, name="me")
+    await wait_result(emu, TRAINED)
+    mine = portrait_remote.harness.data_dir / "portraits" / str(emu.alice.id) / "me"
+    files = {p.name: p.read_bytes() for p in mine.iterdir()}
+    assert sorted(files) == ["best.png", "lora.safetensors", "portrait.json"]
+    worker = tmp_path / "gpu-portraits"
+    assert list(worker.iterdir()) == []  # trained there, sent back, deleted
+
+    await portrait(emu, "imagine", prompt="in a garden --seed 40", style="studio")
+    grid = await wait_result(emu, PORTRAITS)
+    await emu.click(grid.id, custom_id(grid, "V1"), emu.alice)
+    await wait_result(emu, r"Variations \(Strong\) by <@\d+> \(fast\)$")
+
+    runs = portrait_remote.service.started
+    assert [run.request.operation for run in runs] == [
+        Operation.FACE_TRAINING,
+        Operation.PORTRAIT,
+        Operation.VARIATION,
+    ]
+    assert [portrait_remote.service.outcomes[run.dispatch] for run in runs] == ["result"] * 3
+    face = f"{emu.alice.id}/me"
+    assert runs[0].portraits == {}  # the photos travel, no folder
+    assert runs[1].portraits == runs[2].portraits == {face: files}
+    assert f"portrait:{face}" in [use.name for use in runs[2].request.loras]
+    assert list(worker.iterdir()) == []
+    assert portrait_remote.harness.bot is not None
+    engine = portrait_remote.harness.bot.deps.engine
+    assert engine.registries[0]._loaded == {}  # nothing rendered or trained on the bot

@@ -5,14 +5,12 @@ refusals (too few usable photos, an unknown portrait, a model that draws only sh
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from playground import Emulator
 from playground.models import InteractionRecord, Message
@@ -28,30 +26,6 @@ from tests.bot.e2e.test_controls import (
 FAST = {"mj_portrait_steps": 6, "mj_portrait_candidates": 5}
 TRAINED = r"portrait “me” from 3 photos\*\* - Portrait training by <@\d+> \(fast\)"
 PORTRAITS = r"\*\* - Portrait \(studio\) by <@\d+> \(fast\)$"
-
-
-def _encoded(image: Image.Image, kind: str) -> bytes:
-    out = io.BytesIO()
-    image.save(out, kind, quality=92) if kind == "JPEG" else image.save(out, kind)
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def photos() -> dict[str, tuple[str, bytes, str]]:
-    from skimage import data
-
-    astronaut = Image.fromarray(data.astronaut())
-    flipped = astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return {
-        "photo1": ("me.png", _encoded(astronaut, "PNG"), "image/png"),
-        "photo2": (
-            "wall.png",
-            _encoded(Image.new("RGB", (300, 200), (90, 90, 90)), "PNG"),
-            "image/png",
-        ),
-        "photo3": ("flipped.jpg", _encoded(flipped, "JPEG"), "image/jpeg"),
-        "photo4": ("closer.png", _encoded(astronaut.crop((40, 0, 472, 432)), "PNG"), "image/png"),
-    }
 
 
 def rows(harness: BotHarness, query: str) -> list[Any]:
