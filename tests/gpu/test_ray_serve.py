@@ -8,17 +8,27 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from engine.engine import Engine, EngineConfig
 from engine.errors import JobCancelledError
+from engine.loras import LoraUse
 from engine.remote.client import Dispatch, ServeExecutor
-from engine.request import GenerationRequest, Progress, WeightedText
+from engine.request import (
+    FaceTrainingSpec,
+    GenerationRequest,
+    Operation,
+    Progress,
+    WeightedText,
+)
 from tests.gpu.cluster import TOKEN, RayCluster, ray_available
 
 pytestmark = pytest.mark.skipif(
@@ -42,7 +52,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
         ray.stop()
 
 
-def bot_engine(cluster: RayCluster, tmp_path: Path) -> Engine:
+def bot_engine(cluster: RayCluster, tmp_path: Path, portraits: Path | None = None) -> Engine:
     models = dict.fromkeys(("default", "7", "solo", "other", "spread"), "builtin:tiny")
     return Engine(
         EngineConfig(
@@ -51,6 +61,7 @@ def bot_engine(cluster: RayCluster, tmp_path: Path) -> Engine:
             cache_dir=tmp_path,
             gpu_urls=(cluster.url,),
             gpu_token=TOKEN,
+            portrait_dir=portraits,
         )
     )
 
@@ -187,6 +198,45 @@ async def test_runs_fill_every_replica_and_capacity_answers_while_all_are_busy(
     for future in futures:
         with pytest.raises(JobCancelledError):
             await asyncio.wait_for(future, 60)
+
+
+def replicas_kept() -> list[Path]:
+    """What the replicas' portrait folders hold."""
+    return list(Path(tempfile.gettempdir()).glob("mjbot-portraits-*/*"))
+
+
+async def test_a_face_learned_on_a_replica_comes_back_and_travels_with_its_jobs(
+    cluster: RayCluster, tmp_path: Path
+) -> None:
+    from skimage import data
+
+    root = tmp_path / "portraits"
+    bot = bot_engine(cluster, tmp_path / "bot", portraits=root)
+    await bot.start()
+    try:
+        face = Image.fromarray(data.astronaut())
+        photos = (
+            face,
+            face.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+            face.crop((40, 0, 472, 432)),
+        )
+        training = FaceTrainingSpec(photos, ("a", "b", "c"), "me", root / "7", steps=4)
+        learn = GenerationRequest(operation=Operation.FACE_TRAINING, seeds=(0,), training=training)
+        await asyncio.wait_for(bot.submit(learn, job_id="face").future, 300)
+        folder = root / "7" / "me"
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "best.png",
+            "lora.safetensors",
+            "portrait.json",
+        ]
+        with_face = replace(grid(5), loras=(LoraUse("portrait:7/me", 0.9),))
+        result = await asyncio.wait_for(bot.submit(with_face, job_id="with-face").future, 180)
+        assert result.parameters.loras == {"portrait:7/me": 0.9}
+        assert [r.outcome for r in runs(bot, "face") + runs(bot, "with-face")] == ["result"] * 2
+        # the replicas kept nobody's face (their folders are temporary, emptied after each job)
+        assert replicas_kept() == []
+    finally:
+        await bot.close()
 
 
 async def test_a_replica_killed_mid_job_is_redispatched_and_delivered_once(
