@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from engine.remote.wire import (
     decode_result,
     encode_request,
     error_for,
+    ndjson_lines,
     parse_event,
 )
 from engine.request import GenerationResult
@@ -323,7 +324,7 @@ class ServeExecutor:
                 raise InvalidRequestError(await _message(response))
             if response.status != 200:
                 raise _Lost(f"HTTP {response.status}: {await _message(response)}")
-            async for line in _lines(response.content):
+            async for line in ndjson_lines(response.content.iter_any()):
                 # A result is megabytes of JSON: parse it off the loop.
                 large = len(line) > LARGE_LINE
                 event = await asyncio.to_thread(parse_event, line) if large else parse_event(line)
@@ -365,20 +366,6 @@ class ServeExecutor:
                 raise _Lost(message)
             raise error
         return None  # accepted, waiting, or an event a newer worker sends
-
-
-async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
-    """NDJSON lines of any length (a result with four cells is megabytes on one line)."""
-    pending = bytearray()
-    async for chunk in content.iter_any():
-        pending += chunk
-        while (end := pending.find(b"\n")) >= 0:
-            line = bytes(pending[:end])
-            del pending[: end + 1]
-            if line.strip():
-                yield line
-    if pending.strip():
-        yield bytes(pending)
 
 
 def _body(job: PendingJob, dispatch: str, portraits: Path | None) -> bytes:

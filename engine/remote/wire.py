@@ -21,7 +21,7 @@ import io
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -58,6 +58,7 @@ __all__ = [
     "encode_result",
     "error_for",
     "event_line",
+    "ndjson_lines",
     "parse_event",
 ]
 
@@ -295,3 +296,18 @@ def parse_event(line: bytes) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
         raise WireError(f"not an event: {line[:80]!r}", ErrorCode.WORKER_LOST)
     return event
+
+
+async def ndjson_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The non-empty lines of an NDJSON stream read in ``chunks``, of any length (a result
+    with four cells is megabytes on one line)."""
+    pending = bytearray()
+    async for chunk in chunks:
+        pending += chunk
+        while (end := pending.find(b"\n")) >= 0:
+            line = bytes(pending[:end])
+            del pending[: end + 1]
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield bytes(pending)
