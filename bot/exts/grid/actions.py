@@ -99,8 +99,11 @@ class GridActions:
         if action.remixable and preferences.remix:
             label = f"New prompt for image #{button.index}" if button.index else "New prompt"
             form = FormId(f"{REMIX_FORM}{button.action}", button.job_id, button.index)
+            # A job made from images alone (/mimic, /transfer, /blend) echoes their names, which
+            # are no prompt: the form starts empty for the words the remix adds.
+            default = parent.prompt if parent.spec.settings.prompt else ""
             await interaction.response.send_modal(
-                prompt_form(form, title="Remix Prompt", label=label, default=parent.prompt)
+                prompt_form(form, title="Remix Prompt", label=label, default=default)
             )
             return
         child = action.make(parent, button.index - 1, preferences.variability)

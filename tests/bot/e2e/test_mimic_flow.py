@@ -91,6 +91,16 @@ async def test_mimic_uploads_give_a_grid_keeping_the_outside(
     assert job["parameters"]["effective"]["operation"] == "mimic"
     assert len(job["parameters"]["spec"]["seeds"]) == 4
 
+    # Remix on: V1's form starts empty (the echo names files, it is no prompt) and the
+    # words typed there guide the variation.
+    await emu.response_of(await emu.slash("prefer", emu.alice, subcommand="remix"))
+    opened = await emu.click(result.id, custom_id(result, "V1"), emu.alice)
+    field = (await emu.response_of(opened))["data"]["components"][0]["components"][0]
+    assert field.get("value", "") == ""
+    await emu.submit_modal(opened, {field["custom_id"]: "a bronze statue"})
+    await wait_result(emu, r"^\*\*a bronze statue\*\* - Remix \(Strong\) by <@\d+> \(fast\)$")
+    await emu.response_of(await emu.slash("prefer", emu.alice, subcommand="remix"))
+
     # U1: the first image alone, and it upscales like any other.
     await emu.click(result.id, custom_id(result, "U1"), emu.alice)
     single = await wait_result(emu, r"Image #1 <@")
@@ -106,11 +116,13 @@ async def test_mimic_uploads_give_a_grid_keeping_the_outside(
     done = jobs(harness)
     assert [(j["kind"], j["status"]) for j in done] == [
         ("mimic", "done"),
+        ("variation", "done"),
         ("upscale", "done"),
         ("mimic", "done"),
     ]
-    assert done[2]["parameters"]["spec"]["seeds"] != done[0]["parameters"]["spec"]["seeds"]
-    assert done[2]["parameters"]["spec"]["mimic"] == work
+    assert done[1]["parameters"]["spec"]["prompt"] == [["a bronze statue", 1.0]]
+    assert done[3]["parameters"]["spec"]["seeds"] != done[0]["parameters"]["spec"]["seeds"]
+    assert done[3]["parameters"]["spec"]["mimic"] == work
 
 
 async def test_mimic_refuses_bad_inputs_at_once(emu: Emulator, harness: BotHarness) -> None:
