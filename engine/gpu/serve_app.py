@@ -26,6 +26,7 @@ import hmac
 import json
 import logging
 import os
+import shutil
 import socket
 import tempfile
 from dataclasses import dataclass, replace
@@ -79,12 +80,14 @@ class GpuReplica:
 
     def __init__(self, settings: ReplicaSettings) -> None:
         self.settings = settings
+        self.portraits = Path(tempfile.mkdtemp(prefix="mjbot-portraits-"))
+        """This replica's own folder for the portraits that travel with its runs."""
         config = replace(
             settings.engine,
             devices=(settings.device,),
             gpu_urls=(),
             max_batch=settings.batch,
-            portrait_dir=Path(tempfile.mkdtemp(prefix="mjbot-portraits-")),  # this replica's
+            portrait_dir=self.portraits,
         )
         self.engine = Engine(config)
         context = serve.get_replica_context()
@@ -104,6 +107,9 @@ class GpuReplica:
         # (the router learns of it as it loads and already prefers this replica for it).
         self._preload = asyncio.get_running_loop().create_task(self._load_default())
 
+    def __del__(self) -> None:  # Serve calls it as the replica shuts down
+        shutil.rmtree(self.portraits, ignore_errors=True)
+
     async def _load_default(self) -> None:
         try:
             await self.get_model(DEFAULT_VERSION)
@@ -119,7 +125,7 @@ class GpuReplica:
     async def get_model(self, model_id: str) -> str:
         """Load a model (off the event loop) so this replica is preferred for its requests."""
         await self._start()
-        version = None if model_id == "default" else model_id
+        version = None if model_id == DEFAULT_VERSION else model_id
         await asyncio.to_thread(self.engine.registries[0].get, version)
         return model_id
 
@@ -158,6 +164,8 @@ class GpuCapacity:
 
     def __init__(self, settings: ReplicaSettings) -> None:
         self.settings = settings
+        self.portraits = Path(tempfile.mkdtemp(prefix="mjbot-portraits-"))
+        """This replica's own folder for the portraits that travel with its runs."""
         self.token = settings.token.encode()
         self.models = sorted(settings.engine.models) or [DEFAULT_VERSION]
 
