@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shutil
 import signal
 import sys
-import tempfile
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -115,13 +114,13 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
 
     from engine.engine import Engine
     from engine.gpu.http import gpu_app
-    from engine.gpu.service import GpuService
+    from engine.gpu.service import GpuService, portraits_folder
 
     assert settings.mj_gpu_token is not None  # noqa: S101 - checked by the caller
     # Portraits arrive with the jobs that use them and are deleted after: a folder of this
     # process's own, gone when it stops.
-    portraits = tempfile.TemporaryDirectory(prefix="mjbot-portraits-")
-    config = replace(settings.engine_config(local=True), portrait_dir=Path(portraits.name))
+    portraits = portraits_folder()
+    config = replace(settings.engine_config(local=True), portrait_dir=portraits)
     engine = Engine(config)
     await engine.start()
     slots = len(engine.registries) * settings.mj_batch
@@ -136,5 +135,5 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await runner.cleanup()  # stops the engine too
-    portraits.cleanup()
+    shutil.rmtree(portraits, ignore_errors=True)
     return 0

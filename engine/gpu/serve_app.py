@@ -28,9 +28,7 @@ import logging
 import os
 import shutil
 import socket
-import tempfile
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from ray import serve
@@ -41,7 +39,7 @@ from engine.catalog import DEFAULT_VERSION
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import EngineError
-from engine.gpu.service import GpuService, Run, Started
+from engine.gpu.service import GpuService, Run, Started, portraits_folder
 from engine.remote.wire import PROTOCOL, WireError
 
 __all__ = [
@@ -80,7 +78,7 @@ class GpuReplica:
 
     def __init__(self, settings: ReplicaSettings) -> None:
         self.settings = settings
-        self.portraits = Path(tempfile.mkdtemp(prefix="mjbot-portraits-"))
+        self.portraits = portraits_folder()
         """This replica's own folder for the portraits that travel with its runs."""
         config = replace(
             settings.engine,
@@ -164,7 +162,7 @@ class GpuCapacity:
 
     def __init__(self, settings: ReplicaSettings) -> None:
         self.settings = settings
-        self.portraits = Path(tempfile.mkdtemp(prefix="mjbot-portraits-"))
+        self.portraits = portraits_folder()
         """This replica's own folder for the portraits that travel with its runs."""
         self.token = settings.token.encode()
         self.models = sorted(settings.engine.models) or [DEFAULT_VERSION]

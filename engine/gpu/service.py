@@ -15,6 +15,7 @@ import contextlib
 import hmac
 import logging
 import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator
@@ -42,12 +43,13 @@ from engine.remote.wire import (
 )
 from engine.request import GenerationRequest, GenerationResult, Progress
 
-__all__ = ["GpuService", "Run", "Started"]
+__all__ = ["GpuService", "Run", "Started", "portraits_folder"]
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 1.0
 PREVIEW_INTERVAL_S = 3.0
+PORTRAITS_PREFIX = "mjbot-portraits-"
 HEARTBEAT_S = 2.0
 """While queued or loading a model, a ``waiting`` event this often: the client tells a slow
 start from a dead worker, and a vanished client is noticed at the next write."""
@@ -236,6 +238,16 @@ class GpuService:
 def _retrieved(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def portraits_folder() -> Path:
+    """A new temporary portraits folder for this worker process. Empty ones that processes
+    killed earlier left behind are removed first (a live worker's, empty between runs, is
+    made again by its next run: :func:`~engine.remote.blobs.write_portraits`)."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{PORTRAITS_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            stale.rmdir()  # only if empty
+    return Path(tempfile.mkdtemp(prefix=PORTRAITS_PREFIX))
 
 
 def _refs(run: Run, root: Path | None) -> set[str]:

@@ -187,3 +187,22 @@ async def test_a_workers_copy_lives_while_a_run_uses_it(tmp_path: Path) -> None:
     assert not (worker / "7").exists()
     service._release(second)  # more releases than runs delete nothing further
     assert worker.is_dir()
+
+
+def test_a_new_worker_folder_sweeps_the_empty_ones_killed_workers_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from engine.gpu.service import portraits_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    left = tmp_path / "mjbot-portraits-killed"
+    left.mkdir()
+    busy = portrait(tmp_path / "mjbot-portraits-busy", "7", "me").parent.parent
+    other = tmp_path / "not-ours"
+    other.mkdir()
+    made = portraits_folder()
+    assert made.parent == tmp_path
+    assert made.name.startswith("mjbot-portraits-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([made.name, busy.name, other.name])
