@@ -22,7 +22,6 @@ device behind the protocol-v1 :class:`~engine.gpu.service.GpuService`:
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -39,7 +38,7 @@ from engine.catalog import DEFAULT_VERSION
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.errors import EngineError
-from engine.gpu.service import GpuService, Run, Started, portraits_folder
+from engine.gpu.service import GpuService, Run, Started, bearer_matches, portraits_folder
 from engine.remote.wire import PROTOCOL, WireError
 
 __all__ = [
@@ -162,14 +161,11 @@ class GpuCapacity:
 
     def __init__(self, settings: ReplicaSettings) -> None:
         self.settings = settings
-        self.portraits = portraits_folder()
-        """This replica's own folder for the portraits that travel with its runs."""
         self.token = settings.token.encode()
         self.models = sorted(settings.engine.models) or [DEFAULT_VERSION]
 
     async def __call__(self, request: Request) -> Response:
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), self.token):
+        if not bearer_matches(request.headers.get("authorization"), self.token):
             return _unauthorized()
         if request.method != "GET":
             return _json("not_found", f"no {request.method} {request.url.path}", 404)

@@ -43,7 +43,7 @@ from engine.remote.wire import (
 )
 from engine.request import GenerationRequest, GenerationResult, Progress
 
-__all__ = ["GpuService", "Run", "Started", "portraits_folder"]
+__all__ = ["GpuService", "Run", "Started", "bearer_matches", "portraits_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,7 @@ class GpuService:
 
     def authorized(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header carries the token (constant-time compare)."""
-        scheme, _, token = (header or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), self._token)
+        return bearer_matches(header, self._token)
 
     def capacity(self) -> dict[str, Any]:
         return {
@@ -238,6 +237,12 @@ class GpuService:
 def _retrieved(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def bearer_matches(header: str | None, token: bytes) -> bool:
+    """Whether an ``Authorization`` header is ``Bearer <token>`` (constant-time compare)."""
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token)
 
 
 def portraits_folder() -> Path:

@@ -25,7 +25,7 @@ from typing import Any
 from PIL import Image
 
 from engine.loras import portrait_parts
-from engine.portrait.library import BEST, LORA, META
+from engine.portrait.library import BEST, LORA, META, NAME
 from engine.remote.errors import WireError
 from engine.request import GenerationRequest, Operation
 
@@ -51,7 +51,8 @@ MAX_PIXELS = 64_000_000
 """A decoded input larger than this is refused (a decompression bomb, not a picture)."""
 PORTRAIT_FILES = (LORA, BEST, META)
 """The files of a portrait's folder that travel (nothing else is read or written)."""
-_REF = re.compile(r"[0-9]{1,20}(/[A-Za-z0-9][A-Za-z0-9_-]{0,31})?")
+_REF = re.compile(rf"[0-9]{{1,20}}(/{NAME.pattern})?")
+"""An owner's folder, or a portrait's (the portrait name rule of the library)."""
 
 Portraits = dict[str, dict[str, bytes]]
 """Portrait folder (``"7/me"``) → file name → contents."""
